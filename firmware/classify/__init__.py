@@ -1,0 +1,1 @@
+"""On-device species classifier (issue 3)."""

@@ -1,0 +1,1 @@
+"""Uplink when coverage allows: durable queue, MQTT, LoRaWAN (issue 4)."""
