@@ -152,6 +152,11 @@ class PathsConfig(_Section):
     data_dir: str = Field("/var/lib/trailcam", description="Writable folder for clips, thumbnails and databases.")
 
 
+class SimulatorConfig(_Section):
+    scenario: str = Field("", description="Scenario TOML the simulator plays when hardware = 'sim' under `trailcam run`.")
+    pace: float = Field(1.0, gt=0, le=1000, description="Simulated seconds per wall second under `trailcam run` (1 = real time).")
+
+
 class Config(_Section):
     """A unit's whole configuration (see deploy/config.example.toml)."""
 
@@ -169,9 +174,12 @@ class Config(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Disk quota and free-space floor.")
     health: HealthConfig = Field(default_factory=HealthConfig, description="Battery, temperature, health photo.")
     uplink: UplinkConfig = Field(default_factory=UplinkConfig, description="MQTT and LoRaWAN.")
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig, description="Bench simulator (hardware = 'sim').")
 
     @model_validator(mode="after")
-    def _trigger_has_source(self) -> "Config":
+    def _cross_checks(self) -> "Config":
+        if self.hardware == "sim" and not self.simulator.scenario:
+            raise ValueError("hardware = 'sim' needs simulator.scenario (a scenario TOML, e.g. hw_sim/scenarios/night_leopard.toml)")
         if self.trigger.source == "pir" and not self.pir.enabled:
             raise ValueError("trigger.source is 'pir' but pir.enabled is false: enable the PIR or use 'motion'")
         return self

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .devices import Illumination, Pir
 
 
 @dataclass(frozen=True)
@@ -89,3 +92,20 @@ class BatteryMonitor(Protocol):
 
 class Thermometer(Protocol):
     def celsius(self) -> float: ...
+
+
+@dataclass
+class Hardware:
+    """The unit's hardware, whichever backend built it."""
+
+    camera: Camera
+    pir: "Pir | None" = None
+    light: LightSensor | None = None
+    illumination: "Illumination | None" = None
+    battery: BatteryMonitor | None = None
+    thermometer: Thermometer | None = None
+
+    def close(self) -> None:
+        for part in (self.pir, self.illumination):
+            if part is not None:
+                part.close()

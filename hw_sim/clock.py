@@ -10,11 +10,15 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
 from typing import Callable
 
 
 class SimClock:
-    def __init__(self, start_epoch: float, monotonic_origin: float = 1000.0):
+    def __init__(self, start_epoch: float, monotonic_origin: float = 1000.0, pace: float | None = None):
+        """`pace`: None jumps across quiet time; a number runs that many simulated seconds per
+        wall second (1.0 = real time, for `trailcam run` with `hardware = "sim"`)."""
+        self.pace = pace
         self._epoch0 = start_epoch
         self._origin = monotonic_origin
         self._t = 0.0  # seconds since the simulation started
@@ -43,8 +47,12 @@ class SimClock:
             nxt = self._queue[0][0] if self._queue else None
             if nxt is None or (end is not None and nxt > end):
                 if end is not None:
+                    if self._pace_until(end, event):
+                        return True
                     self._t = max(self._t, end)
                 return event.is_set()
+            if self._pace_until(nxt, event):
+                return True
             self._run_next()
         return True
 
@@ -62,7 +70,25 @@ class SimClock:
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
         self.call_at(self._t + delay, fn)
 
+    def _pace_until(self, elapsed: float, event: threading.Event | None = None) -> bool:
+        """In paced mode, spend the wall time up to `elapsed`; True if `event` got set meanwhile
+        (by another thread, e.g. a SIGTERM handler), with simulated time advanced accordingly."""
+        if self.pace is None or elapsed <= self._t:
+            return False
+
+        wall0 = time.monotonic()
+        timeout = (elapsed - self._t) / self.pace
+        woke = event.wait(timeout) if event is not None else (time.sleep(timeout) or False)
+        if woke:
+            self._t = min(elapsed, self._t + (time.monotonic() - wall0) * self.pace)
+        return bool(woke)
+
     def advance_to(self, elapsed: float) -> None:
+        if self.pace is not None:
+            while self._queue and self._queue[0][0] <= elapsed:
+                self._pace_until(self._queue[0][0])
+                self._run_next()
+            self._pace_until(elapsed)
         while self._queue and self._queue[0][0] <= elapsed:
             self._run_next()
         self._t = max(self._t, elapsed)

@@ -1,0 +1,74 @@
+"""Where clips and thumbnails live on the data partition.
+
+Layout under the data dir:
+    clips/.tmp/<event>.mp4          clip being recorded (never a finished clip; removed at start-up)
+    clips/YYYY-MM-DD/<event>.mp4    kept clips, committed atomically (fsync + rename + fsync dir)
+    thumbs/YYYY-MM-DD/<event>.jpg   thumbnail of the frame where the object is largest
+    thumbs/discarded/<event>.jpg    small audit thumbnail of a discarded trigger (deleted first when short of space)
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .fsutil import atomic_write_bytes, commit_file
+
+log = logging.getLogger(__name__)
+
+DISCARDED_THUMB_WIDTH = 320
+
+
+class ClipStore:
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.clips = self.data_dir / "clips"
+        self.tmp = self.clips / ".tmp"
+        self.thumbs = self.data_dir / "thumbs"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.thumbs.mkdir(parents=True, exist_ok=True)
+
+    def recover(self) -> list[str]:
+        """Remove clips left half-written by a power cut or crash; return their names."""
+        removed = []
+        for p in sorted(self.tmp.iterdir()):
+            p.unlink()
+            removed.append(p.name)
+        if removed:
+            log.warning("removed %d unfinished clip(s) after an interrupted run: %s", len(removed), removed)
+        return removed
+
+    def temp_clip(self, event_id: str) -> Path:
+        return self.tmp / f"{event_id}.mp4"
+
+    @staticmethod
+    def _day(ts: float) -> str:
+        return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
+
+    def commit_clip(self, tmp: Path, event_id: str, start: float) -> tuple[str, int]:
+        """Move a finished clip into the store; return its path relative to the data dir and size."""
+        final = self.clips / self._day(start) / f"{event_id}.mp4"
+        size = tmp.stat().st_size
+        commit_file(tmp, final)
+        return str(final.relative_to(self.data_dir)), size
+
+    def drop_clip(self, tmp: Path) -> None:
+        tmp.unlink(missing_ok=True)
+
+    def write_thumbnail(self, rgb: np.ndarray, event_id: str, start: float, kept: bool) -> str:
+        if kept:
+            path = self.thumbs / self._day(start) / f"{event_id}.jpg"
+            img = rgb
+        else:
+            path = self.thumbs / "discarded" / f"{event_id}.jpg"
+            h, w = rgb.shape[:2]
+            scale = min(1.0, DISCARDED_THUMB_WIDTH / w)
+            img = cv2.resize(rgb, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if not ok:
+            raise RuntimeError(f"JPEG encoding failed for {event_id}")
+        atomic_write_bytes(path, buf.tobytes())
+        return str(path.relative_to(self.data_dir))

@@ -1,0 +1,66 @@
+"""Assembles the firmware for `trailcam run` and `trailcam sim`: hardware backend, classifier,
+policy, uplink. Every part is built here and passed in explicitly."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import Config
+
+log = logging.getLogger(__name__)
+
+
+def firmware_parts(cfg: Config, clock: Any, out_dir: Path, **_: Any) -> dict[str, Any]:
+    """The optional parts of the firmware, built from the config (used by both entry points)."""
+    return {}
+
+
+def run_service(cfg: Config, config_path: Path, install_signals: Callable | None = None) -> int:
+    import signal
+
+    from .app import Firmware
+
+    data_dir = Path(cfg.paths.data_dir)
+    if cfg.hardware == "pi":
+        from .clock import RealClock
+        from .pi import build_pi_hardware
+
+        clock = RealClock()
+        hw = build_pi_hardware(cfg, clock)
+        factory = None
+        world = None
+    else:
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+        from hw_sim.clock import SimClock
+        from hw_sim.hardware import build_sim_hardware, drive_pir
+        from hw_sim.scenario import load_scenario
+        from hw_sim.runner import default_realdata
+        from hw_sim.scene import Scene
+
+        scenario = load_scenario(Path(cfg.simulator.scenario))
+        clock = SimClock(time.time(), pace=cfg.simulator.pace)
+        world = Scene(scenario, default_realdata())
+        factory = MockFactory(pin_class=MockPWMPin)
+        hw = build_sim_hardware(cfg, world, clock, factory)
+        if cfg.pir.enabled:
+            drive_pir(clock, factory, cfg.pir.pin, world.pir_windows(), cfg.pir.active_high)
+    fw = Firmware(cfg, hw, clock, data_dir, **firmware_parts(cfg=cfg, clock=clock, out_dir=data_dir))
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.warning("signal %d: finishing the current clip, then stopping", signum)
+        fw.request_stop()
+
+    if install_signals is not None and threading.current_thread() is threading.main_thread():
+        install_signals(signal.SIGTERM, _stop)
+        install_signals(signal.SIGINT, _stop)
+    try:
+        fw.run()
+    finally:
+        hw.close()
+        if factory is not None:
+            factory.close()
+    return 0
