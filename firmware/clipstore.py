@@ -1,7 +1,7 @@
 """Where clips and thumbnails live on the data partition.
 
 Layout under the data dir:
-    clips/.tmp/<event>.mp4          clip being recorded (never a finished clip; removed at start-up)
+    partial/<event>.mp4             clip being recorded (never a finished clip; removed at start-up)
     clips/YYYY-MM-DD/<event>.mp4    kept clips, committed atomically (fsync + rename + fsync dir)
     thumbs/YYYY-MM-DD/<event>.jpg   thumbnail of the frame where the object is largest
     thumbs/discarded/<event>.jpg    small audit thumbnail of a discarded trigger (deleted first when short of space)
@@ -26,7 +26,7 @@ class ClipStore:
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self.clips = self.data_dir / "clips"
-        self.tmp = self.clips / ".tmp"
+        self.tmp = self.data_dir / "partial"
         self.thumbs = self.data_dir / "thumbs"
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.thumbs.mkdir(parents=True, exist_ok=True)
