@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from .classify.policy import FALLBACK, Decision, decide
 from .clipstore import ClipStore
 from .clock import Clock
 from .config import Config
@@ -27,20 +28,6 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_S = 30.0  # idle wake-up for periodic work when nothing triggers
 MAIN_SAMPLES = 4       # full-resolution frames kept per event for the classifier and thumbnail
-
-
-@dataclass
-class Decision:
-    decision: str  # kept | discarded
-    alert: bool
-    reason: str
-
-
-def fallback_decide(motion_confirmed: bool, motion_reason: str) -> Decision:
-    """The decision without a usable model: keep every motion-confirmed event."""
-    if motion_confirmed:
-        return Decision("kept", False, f"motion confirmed ({motion_reason}); no classifier: kept")
-    return Decision("discarded", False, f"false trigger: {motion_reason}")
 
 
 @dataclass
@@ -69,7 +56,6 @@ class Firmware:
         clock: Clock,
         data_dir: Path,
         classifier: Any = None,
-        decide: Callable[..., Decision] | None = None,
         uplink: Any = None,
         on_event: Callable[[Event], None] | None = None,
     ):
@@ -80,8 +66,7 @@ class Firmware:
         self.store = ClipStore(self.data_dir)
         self.events = EventLog(self.data_dir / "events.db")
         self.motion = MotionCheck(cfg.motion)
-        self.classifier = classifier
-        self._decide = decide
+        self.classifier = classifier  # None: no usable model, the keep-all fallback decides
         self.uplink = uplink
         self.on_event = on_event
         self.stats = Stats()
@@ -234,25 +219,32 @@ class Firmware:
         samples.sort(key=lambda s: -s.area)
         del samples[MAIN_SAMPLES:]
 
-    def decide(self, confirmed: bool, reason: str, verdict: Any) -> Decision:
-        if self._decide is not None:
-            return self._decide(verdict, confirmed, reason, self.cfg.policy)
-        return fallback_decide(confirmed, reason)
+    def classify(self, samples: list[_Sample]) -> Any:
+        """The classifier's verdict on the event's best frames, or None (fallback) without a
+        usable model. Every event is classified, motion-confirmed or not: a leopard the motion
+        check missed must still be able to pass the policy's doubt rule."""
+        if self.classifier is None:
+            return None
+        from .classify.runtime import ModelError
+
+        with_boxes = [(s.frame.rgb, s.boxes) for s in samples if s.boxes]
+        try:
+            return self.classifier.classify_event(with_boxes or [(samples[0].frame.rgb, [])])
+        except (ModelError, ValueError, RuntimeError) as err:
+            log.error("classifier failed, keeping motion-confirmed events from now on: %s", err)
+            self.classifier = None
+            return None
 
     def _finish(self, ev: Event, em: EventMotion, samples: list[_Sample], tmp: Path, end_reason: str) -> None:
         confirmed, motion_reason = em.confirmed()
         ev.frames_checked, ev.motion_frames = em.frames, em.motion_frames
         ev.light_jumps, ev.max_area, ev.travel = em.light_jumps, em.max_area, em.travel
         ev.best_box = list(em.best_box) if em.best_box else None
-        verdict = None
-        if confirmed and self.classifier is not None:
-            verdict = self.classifier.classify_event(
-                [(s.frame.rgb, s.boxes) for s in samples if s.boxes])
-            ev.label, ev.score, ev.scores = verdict.label, verdict.score, verdict.scores
-            ev.model = self.classifier.version
-        elif confirmed:
-            ev.model = "fallback"
-        d = self.decide(confirmed, motion_reason, verdict)
+        verdict = self.classify(samples)
+        if verdict is not None:
+            ev.label, ev.score, ev.scores = verdict.label, verdict.score, dict(verdict.scores)
+        d = decide(verdict, confirmed, motion_reason, self.cfg.policy)
+        ev.model = d.model or FALLBACK
         ev.decision = d.decision
         ev.reason = d.reason + ("" if end_reason != "max_clip" else "; cut at max_clip_s")
         kept = d.decision == "kept"

@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate-config", help="check a configuration file; exit 2 naming each problem")
     v.add_argument("file")
     v.set_defaults(func=_cmd_validate)
+
+    from .classify.evaluate import add_eval_parser
+
+    add_eval_parser(sub)
     return p
 
 

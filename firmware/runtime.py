@@ -13,9 +13,29 @@ from .config import Config
 log = logging.getLogger(__name__)
 
 
+def repo_dir() -> Path:
+    """Where relative paths in the config (models/) resolve: the installed checkout."""
+    return Path(__file__).resolve().parent.parent
+
+
+def load_classifier(cfg: Config) -> Any:
+    """The classifier, or None with a logged reason: a missing or corrupt model must never stop
+    the unit — it falls back to keeping every motion-confirmed event."""
+    if not cfg.classifier.enabled:
+        log.warning("classifier disabled in config: keeping every motion-confirmed event")
+        return None
+    from .classify.runtime import Classifier, ModelError
+
+    try:
+        return Classifier.load(cfg.classifier, repo_dir())
+    except ModelError as err:
+        log.error("no usable model (%s): keeping every motion-confirmed event", err)
+        return None
+
+
 def firmware_parts(cfg: Config, clock: Any, out_dir: Path, **_: Any) -> dict[str, Any]:
     """The optional parts of the firmware, built from the config (used by both entry points)."""
-    return {}
+    return {"classifier": load_classifier(cfg)}
 
 
 def run_service(cfg: Config, config_path: Path, install_signals: Callable | None = None) -> int:
