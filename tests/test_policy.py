@@ -32,8 +32,10 @@ def test_doubt_rule_keeps_weak_leopard_evidence_even_when_blank_wins():
 
 
 def test_blank_needs_the_classifier_and_the_motion_check():
-    v = verdict({"blank": 0.7, "deer": 0.3})
-    assert decide(v, True, "moved", P).decision == "discarded"
+    assert decide(verdict({"blank": 0.9, "deer": 0.1}), True, "moved", P).decision == "discarded"
+    # a blank call under blank_min does not outweigh a motion-confirmed object
+    unsure = decide(verdict({"blank": 0.7, "deer": 0.3}), True, "moved", P)
+    assert unsure.decision == "kept" and unsure.reason.startswith("uncertain")
     assert decide(verdict({"deer": 0.7, "blank": 0.3}), False, "light jump", P).decision == "discarded"
     assert decide(verdict({"deer": 0.7, "blank": 0.3}), True, "moved", P).decision == "kept"
 

@@ -59,8 +59,9 @@ class PolicyConfig(BaseModel):
         description="Doubt rule: target evidence at or above this keeps (and alerts) the event "
                     "whatever class wins.")
     blank_min: float = Field(
-        0.5, ge=0, le=1,
-        description="Classifier blank score needed to discard a motion-confirmed event as empty.")
+        0.8, ge=0, le=1,
+        description="Classifier blank score needed to discard a motion-confirmed event as empty "
+                    "(high: the motion check has already seen a moving object; losing an animal costs more than keeping a blank).")
     keep_unconfirmed_target: bool = Field(
         True, description="Keep an event the motion check rejected when the classifier still sees the target.")
 

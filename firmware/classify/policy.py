@@ -26,7 +26,7 @@ def decide(verdict: Verdict | None, motion_confirmed: bool, motion_reason: str,
     2. Doubt rule: target evidence >= target_doubt → kept with an alert, whatever class wins
        (even when the motion check said no, if keep_unconfirmed_target).
     3. Motion check said no → discarded as a false trigger (reason kept).
-    4. Classifier blank score >= blank_min → discarded as empty.
+    4. Classifier blank score >= blank_min → discarded as empty; a weaker blank is kept as uncertain.
     5. The label's class action, when its score >= min_score; a weaker label is kept as uncertain.
     """
     if verdict is None:
@@ -44,6 +44,9 @@ def decide(verdict: Verdict | None, motion_confirmed: bool, motion_reason: str,
     blank = verdict.scores.get(BLANK, 0.0)
     if blank >= policy.blank_min:
         return Decision("discarded", False, f"empty: blank {blank:.2f} (motion: {motion_reason})", model)
+    if verdict.label == BLANK:
+        # below blank_min the classifier's "nothing there" does not outweigh seen motion
+        return Decision("kept", False, f"uncertain: motion ({motion_reason}) but blank {blank:.2f}", model)
     if verdict.score < policy.min_score:
         return Decision("kept", False, f"uncertain: {verdict.label} {verdict.score:.2f}", model)
     action = policy.action(verdict.label)
