@@ -10,9 +10,9 @@
 5. ignore masks (polygons in 0..1 frame coordinates, rasterised once per frame size),
 6. a whole-frame change (share of changed pixels > `light_jump`) is a light jump: reported,
    no boxes, background replaced by the new frame,
-7. dilation (`dilate`) joins the parts of one animal; the changed regions (external contours,
-   taken as 8-connected components so an object's area is its pixel count) between `min_area`
-   and `max_area` of the frame are the moving objects, boxed in 0..1 coordinates.
+7. an opening removes isolated specks, dilation (`dilate`) joins the parts of one animal; the
+   changed regions (external contours) whose pixel area is between `min_area` and `max_area`
+   of the frame are the moving objects, boxed in 0..1 coordinates.
 
 `EventMotion` accumulates one event's results and decides whether a real object moved: it
 links boxes from frame to frame into tracks and confirms the event when one track was seen in
@@ -52,7 +52,7 @@ _BOXES_TRACKED = 8  # largest boxes per frame that are linked into tracks
 _MAX_LIVE_TRACKS = 32
 _DENSITY = 0.5  # share of the frames it spans in which a track must be seen
 _MIN_TRACK = 3  # detections a track needs before its travel can be judged
-_OWN_SIZE = 0.5  # travel needed, in units of the object's own box diagonal
+_OWN_SIZE = 0.4  # travel needed, in units of the object's own box diagonal
 # Two-sided 1 % critical values of Student's t for 1..10 degrees of freedom, then a flat 3.0:
 # the fitted speed must stand out this far from the scatter around the fitted line.
 _T_CRIT = (63.66, 9.92, 5.84, 4.60, 4.03, 3.71, 3.50, 3.36, 3.25, 3.17)
@@ -208,21 +208,23 @@ class MotionCheck:
             self._keep_pixels = w * h
 
     def _boxes(self, moving: np.ndarray) -> list[Box]:
+        """Boxes of the changed regions whose area is within min_area..max_area of the frame."""
         h, w = moving.shape
-        count, _, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
-        if count <= 1:
-            return []
-        stats = stats[1:]  # label 0 is the still background
-        area = stats[:, cv2.CC_STAT_AREA]
         frame_px = w * h
-        cfg = self.cfg
-        sized = stats[(area >= cfg.min_area * frame_px) & (area <= cfg.max_area * frame_px)]
-        if not len(sized):
-            return []
-        order = np.argsort(-(sized[:, cv2.CC_STAT_WIDTH] * sized[:, cv2.CC_STAT_HEIGHT]),
-                           kind="stable")
-        return [(int(s[0]) / w, int(s[1]) / h, int(s[2]) / w, int(s[3]) / h)
-                for s in sized[order, :4]]
+        lo, hi = self.cfg.min_area * frame_px, self.cfg.max_area * frame_px
+        contours, _ = cv2.findContours(moving, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        found = []
+        for contour in contours:
+            x, y, bw, bh = cv2.boundingRect(contour)
+            if bw * bh < lo:
+                continue  # cannot hold enough pixels
+            # The contour runs through the centres of the region's edge pixels: add the outer
+            # half of those pixels back (Pick's theorem) to get the region's pixel count.
+            area = cv2.contourArea(contour) + cv2.arcLength(contour, True) / 2 + 1
+            if lo <= area <= hi:
+                found.append((bw * bh, (x / w, y / h, bw / w, bh / h)))
+        found.sort(key=lambda item: item[0], reverse=True)
+        return [box for _, box in found]
 
 
 @dataclass
@@ -359,9 +361,6 @@ class EventMotion:
         if result.light_jump or result.warming_up:
             # A new background: what is boxed from now on (ghosts included) cannot be linked to
             # the boxes before it.
-            for track in self._live:
-                self._end(track)
-            self._live = []
             return
         if result.boxes:
             self.motion_frames += 1
@@ -413,7 +412,7 @@ class EventMotion:
             self._best_ended = summary
 
     def _needed(self, s: _Summary) -> float:
-        """Travel that counts: min_travel, and at least half the object's own size (a swaying
+        """Travel that counts: min_travel, and at least 0.4 of the object's own size (a swaying
         branch's changed region covers its whole swing, so its centre never leaves it)."""
         return max(self.cfg.min_travel, _OWN_SIZE * s.size)
 

@@ -1,0 +1,114 @@
+"""The field-unit parts bundled for the main loop: systemd notify + frame-fed watchdog, storage
+guard, health (battery, low-battery mode, daily health photo), day/night.
+
+The main loop (firmware/app.py) calls, in this order:
+    fu = FieldUnit(cfg, hw, clock, data_dir, self.events)   # in Firmware.__init__
+    fu.started()            # after camera.start(): READY=1, finish interrupted deletions
+    fu.frame()              # each time the camera hands over a frame (lores or main)
+    fu.tick()               # every loop turn (idle and during events): maybe WATCHDOG=1
+    fu.before_clip()        # before camera.open_clip(): make room (never refuses)
+    fu.recording(True/False)  # event starts / ends: IR LEDs only while recording at night
+    fu.periodic()           # from the idle housekeeping: day/night, health, storage, photo
+    fu.shutdown_requested   # True below health.critical_v: finish the clip, stop, exit 75
+    fu.optional_uplinks_allowed  # False in low-battery mode: no optional uplinks / thumbnails
+    fu.stopping()           # on the way out: STOPPING=1
+An idle loop must wake at least every `fu.wait_timeout()` seconds and grab one lores frame
+(feeding `fu.frame()`), or the watchdog pings stop and systemd restarts the service.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..clock import Clock
+from ..eventlog import EventLog
+from .daynight import DayNight
+from .health import DailyPhoto, Health, HealthReport
+from .notify import Notifier, Watchdog, watchdog_interval
+from .storage import DiskUsage, StorageGuard, real_disk
+
+log = logging.getLogger(__name__)
+
+LOW_BATTERY_EXIT = 75  # the unit file's RestartPreventExitStatus / ExecStopPost poweroff
+
+
+class FieldUnit:
+    def __init__(self, cfg: Any, hw: Any, clock: Clock, data_dir: Path, events: EventLog,
+                 env: Mapping[str, str] | None = None, disk: Any = None):
+        self.cfg = cfg
+        self.hw = hw
+        self.clock = clock
+        self.notifier = Notifier(env)
+        self.watchdog = Watchdog(self.notifier, clock, watchdog_interval(env))
+        disk = disk or real_disk(Path(data_dir))
+        self.storage = StorageGuard(data_dir, events, cfg.storage, clock, cfg.policy.target_class, disk)
+        self.health = Health(cfg.health, clock, disk, battery=hw.battery, thermometer=hw.thermometer)
+        self.photo = (DailyPhoto(cfg.health.photo_time, cfg.device.timezone, clock, data_dir)
+                      if cfg.health.photo_time else None)
+        self.daynight = (DayNight.from_config(cfg.illumination, hw.light, hw.illumination, clock)
+                         if hw.light is not None and hw.illumination is not None else None)
+        self.last_health: HealthReport | None = None
+
+    # --- life cycle -------------------------------------------------------------------------
+    def started(self) -> None:
+        for d in self.storage.recover():
+            log.warning("finished an interrupted deletion: %s", d.path)
+        if self.daynight is not None:
+            self.daynight.update(force=True)
+        self.notifier.ready("camera up, armed")
+
+    def stopping(self) -> None:
+        self.notifier.stopping()
+
+    # --- frames and watchdog ----------------------------------------------------------------
+    def frame(self) -> None:
+        self.watchdog.frame()
+        self.health.frame()
+
+    def tick(self) -> None:
+        self.watchdog.tick()
+
+    def wait_timeout(self, default: float) -> float:
+        due = self.watchdog.due_in()
+        return default if due is None else max(0.0, min(default, due))
+
+    # --- events -----------------------------------------------------------------------------
+    def before_clip(self, need_bytes: int = 0) -> None:
+        res = self.storage.enforce(need_bytes=need_bytes)
+        if not res.ok:
+            log.error("storage: still %d bytes short after deleting all that may go", res.short_by)
+
+    def recording(self, on: bool) -> None:
+        if self.daynight is not None:
+            self.daynight.recording(on)
+
+    # --- periodic work ----------------------------------------------------------------------
+    def periodic(self) -> None:
+        if self.daynight is not None:
+            self.daynight.update()
+        if self.health.due():
+            self.last_health = self.health.check()
+            self.notifier.status(_status_line(self.last_health))
+        if self.storage.due():
+            self.storage.enforce()
+        if self.photo is not None and self.photo.due():
+            path = self.photo.take(self.hw.camera)
+            log.info("daily health photo %s", path)
+
+    @property
+    def shutdown_requested(self) -> bool:
+        return self.health.battery_state.shutdown_requested
+
+    @property
+    def optional_uplinks_allowed(self) -> bool:
+        return self.health.battery_state.optional_uplinks_allowed
+
+
+def _status_line(r: HealthReport) -> str:
+    bat = f"{r.battery_v:.2f} V {r.battery_state}" if r.battery_v is not None else "battery n/a"
+    cpu = f"{r.cpu_c:.0f}°C" if r.cpu_c is not None else "cpu n/a"
+    return f"{bat}, {cpu}, {r.disk_free_mb:.0f} MB free, {r.fps:.1f} fps"
+
+
+__all__ = ["FieldUnit", "LOW_BATTERY_EXIT", "DiskUsage"]
