@@ -4,9 +4,11 @@
 
 1. scale the luma to `frame_height` rows (INTER_AREA; never upscaled),
 2. contrast normalisation: stretch the 4th..96th percentile to 0..255 (the gain is capped so a
-   dark, flat night frame does not turn sensor noise into motion),
+   dark, flat night frame does not turn sensor noise into motion); the stretch is part of the
+   background model, measured on still pixels and following them at `alpha`,
 3. Gaussian blur (`blur`) against noise and snow,
-4. absolute difference to a running-average float background (`alpha`), threshold,
+4. absolute difference to a running-average float background (`alpha` where the frame is
+   still, a quarter of it where something moves, so slow animals are not soaked up), threshold,
 5. ignore masks (polygons in 0..1 frame coordinates, rasterised once per frame size),
 6. a whole-frame change (share of changed pixels > `light_jump`) is a light jump: reported,
    no boxes, background replaced by the new frame,
@@ -15,11 +17,14 @@
    of the frame are the moving objects, boxed in 0..1 coordinates.
 
 `EventMotion` accumulates one event's results and decides whether a real object moved: it
-links boxes from frame to frame into tracks and confirms the event when one track was seen in
-at least `min_frames` frames and travelled at least `min_travel`. Vegetation sway (oscillating in
-place), snow speckle (small, never the same object twice), light jumps and PIR triggers with no
-pixel motion do not confirm; an animal crossing, approaching, or already in the frame when the
-background was taken (it leaves a static "ghost" but its track moves) does.
+links boxes from frame to frame into tracks (nearest centre) and confirms the event when one
+track was seen in at least `min_frames` (and >= 3) frames, in at least half the frames it spans,
+and travelled steadily (fitted line, t test, no single hop) at least `min_travel` and at least
+0.4 of its own size. Vegetation sway (its changed region covers its swing, so it never leaves
+it), snow speckle (small, removed by the opening, or chained only sparsely and erratically),
+light jumps and PIR triggers with no pixel motion do not confirm; an animal crossing,
+approaching (its box grows steadily), or already in the frame when the background was taken (it
+leaves a static "ghost", but its own track moves) does.
 
 Distances are in normalised frame coordinates (the frame is the unit square), and travel is a
 share of its diagonal (sqrt 2).
@@ -361,6 +366,9 @@ class EventMotion:
         if result.light_jump or result.warming_up:
             # A new background: what is boxed from now on (ghosts included) cannot be linked to
             # the boxes before it.
+            for track in self._live:
+                self._end(track)
+            self._live = []
             return
         if result.boxes:
             self.motion_frames += 1
