@@ -44,6 +44,8 @@ class Counts:
     lost_queue_entries: int = 0
     interrupted_events: int = 0
     problems: list[str] = field(default_factory=list)
+    # (path, size, mtime_ns) of clips that decoded fine: not decoded again while unchanged
+    good_clips: set[tuple[str, int, int]] = field(default_factory=set, repr=False)
 
     def problem(self, kind: str, text: str) -> None:
         setattr(self, kind, getattr(self, kind) + 1)
@@ -55,16 +57,26 @@ def _unfinished(rel: Path) -> bool:
     return any(part in TMP_PARTS for part in rel.parts)
 
 
-def check_clip(path: Path) -> str | None:
-    """None if the clip decodes completely with at least one frame, else what is wrong."""
+def check_clip(path: Path, good: set[tuple[str, int, int]] | None = None) -> str | None:
+    """None if the clip decodes completely with at least one frame, else what is wrong.
+    A clip that decoded fine and has not changed since is not decoded again."""
     import av
+
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if good is not None and key in good:
+        return None
 
     try:
         with av.open(str(path)) as box:
             n = 0
             for _ in box.decode(video=0):
                 n += 1
-        return None if n > 0 else "no frames"
+        if n > 0:
+            if good is not None:
+                good.add(key)
+            return None
+        return "no frames"
     except (av.error.FFmpegError, ValueError, IndexError) as err:  # what a broken file raises
         return f"{type(err).__name__}: {err}"
 
@@ -127,7 +139,7 @@ def check_data_dir(data: Path, counts: Counts, seen_queue: dict[str, int]) -> No
                 counts.problem("inconsistencies", f"{rel}: on disk but no event names it")
             if f.suffix == ".mp4":
                 counts.clips_checked += 1
-                bad = check_clip(f)
+                bad = check_clip(f, counts.good_clips)
                 if bad:
                     counts.problem("corrupt_clips", f"{rel}: {bad}")
     queue_db = data / "queue.db"
@@ -181,7 +193,11 @@ def run_harness(scenario: Path, cuts: int, seed: int, data: Path, min_s: float, 
             counts.runs_completed += 1
         else:
             counts.cuts += 1
+        before = len(counts.problems)
         check_data_dir(data, counts, seen_queue)
+        if verbose:
+            for p in counts.problems[before:]:
+                print(f"  after {'a run' if finished else f'cut {counts.cuts}'} ({delay:.2f} s): {p}", flush=True)
         if verbose and counts.cuts % 20 == 0 and not finished:
             print(f"  {counts.cuts} cuts, {counts.clips_checked} clip checks, "
                   f"{counts.corrupt_clips} corrupt, {counts.inconsistencies} inconsistent, "
@@ -218,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     for p in c.problems[:20]:
         print("  problem:", p)
     if args.json:
-        Path(args.json).write_text(json.dumps(asdict(c) | {"wall_s": wall}, indent=2))
+        out = asdict(c) | {"wall_s": wall}
+        out.pop("good_clips")
+        Path(args.json).write_text(json.dumps(out, indent=2))
     return 0 if not (c.corrupt_clips or c.inconsistencies or c.lost_queue_entries) else 1
 
 

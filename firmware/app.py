@@ -262,7 +262,7 @@ class Firmware:
         else:
             self.stats.discarded += 1
         log.info("event %s %s: %s", ev.id, ev.decision, ev.reason)
-        if self.uplink is not None and kept:
-            self.uplink.event(ev, d.alert)
+        if self.uplink is not None:
+            self.uplink.event(ev, d.alert)  # every event counts in the daily summary; kept ones are sent
         if self.on_event is not None:
             self.on_event(ev)

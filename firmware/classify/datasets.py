@@ -2,17 +2,20 @@
 
 - **folder per class**: DATA/<label>/**/*.jpg — the folder name is the label;
 - **CSV manifest**: a .csv with at least `file,label` (paths relative to the CSV's folder or
-  its media/ subfolder, as `trailcam eval` reads them);
+  its media/ subfolder, as `trailcam eval` reads them), optionally `seq_id` (or `group`);
+  clips in it are skipped and counted (an eval manifest can be reused);
 - **COCO Camera Traps** (the LILA format): a .json with images[] (id, file_name),
   annotations[] (image_id, category_id) and categories[] (id, name); image paths relative to
   the JSON's folder unless an images root is given. Images listed in the JSON but absent on
   disk are skipped and counted (LILA users usually hold a subset); images whose annotations
-  name more than one class are skipped as ambiguous; the category `empty` means `blank`.
+  name more than one class are skipped as ambiguous; the category `empty` means `blank`;
+  an image's `seq_id` groups the frames of one burst.
 
 Dataset labels become firmware classes through a label map (CSV `label,class`, as read by
 `taxonomy.read_label_map`) or, without one, must already be firmware class names (compared
 case-insensitively, spaces and hyphens as underscores). An unknown label is a clear error that
-lists every label lacking a class. Still images only (clips are refused with their path).
+lists every label lacking a class. Still images only. Frames sharing a group (burst) stay on
+one side of the train/held-out split, so near-duplicates do not inflate the held-out figures.
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ class Sample:
     path: Path
     label: str        # firmware class
     source_label: str  # label as the dataset spells it
+    group: str | None = None  # sequence/burst id: the split never separates a group's images
 
 
 @dataclass
@@ -89,9 +93,6 @@ class _Labeller:
 
 def _check_image(path: Path, where: str) -> None:
     ext = path.suffix.lower()
-    if ext in VIDEO_EXT:
-        raise DatasetError(f"{where}: {path} is a clip; training takes still images "
-                           f"({', '.join(sorted(IMAGE_EXT))}) — extract frames first")
     if ext not in IMAGE_EXT:
         raise DatasetError(f"{where}: {path} is not an image ({', '.join(sorted(IMAGE_EXT))})")
     if not path.is_file():
@@ -123,16 +124,22 @@ def load_csv(manifest: Path, label_map: dict[str, str] | None) -> Dataset:
     if not rows or not {"file", "label"} <= set(rows[0]):
         raise DatasetError(f"{manifest}: needs a header with at least file,label and one row")
     lab = _Labeller(label_map)
+    group_col = next((c for c in ("seq_id", "group") if c in rows[0]), None)
+    skipped: Counter[str] = Counter()
     samples: list[Sample] = []
     for n, row in enumerate(rows, start=2):
         cls = lab(row["label"])
         if cls is None:
             continue
         path = resolve_media(manifest, row["file"])
+        if path.suffix.lower() in VIDEO_EXT:
+            skipped["clips (training takes still images)"] += 1
+            continue
         _check_image(path, f"{manifest} row {n}")
-        samples.append(Sample(path, cls, row["label"]))
+        group = (row.get(group_col) or None) if group_col else None
+        samples.append(Sample(path, cls, row["label"], group))
     lab.check(manifest)
-    return Dataset(samples, "csv", manifest)
+    return Dataset(samples, "csv", manifest, dict(skipped))
 
 
 def load_coco(path: Path, label_map: dict[str, str] | None, images_root: Path | None = None) -> Dataset:
@@ -146,6 +153,7 @@ def load_coco(path: Path, label_map: dict[str, str] | None, images_root: Path | 
     try:
         cats = {c["id"]: str(c["name"]) for c in doc["categories"]}
         files = {im["id"]: str(im["file_name"]) for im in doc["images"]}
+        seqs = {im["id"]: str(im["seq_id"]) for im in doc["images"] if im.get("seq_id") is not None}
         per_image: dict[object, set[str]] = {}
         for a in doc["annotations"]:
             if a["image_id"] not in files:
@@ -175,7 +183,7 @@ def load_coco(path: Path, label_map: dict[str, str] | None, images_root: Path | 
         if not file.is_file():
             skipped["file not on disk"] += 1
             continue
-        samples.append(Sample(file, classes.pop(), sorted(names)[0]))
+        samples.append(Sample(file, classes.pop(), sorted(names)[0], seqs.get(image_id)))
     lab.check(path)
     return Dataset(samples, "coco", path, dict(skipped))
 

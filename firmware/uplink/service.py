@@ -8,7 +8,8 @@
 
 Routing: MQTT carries everything in full (JSON); LoRa carries the compact forms of kept events,
 health and daily summaries within the airtime budget. A message leaves the queue when every
-transport that owes it has confirmed it. Priorities: leopard/alert < other kept events < health
+transport that owes it has confirmed it; once MQTT has delivered the full message, LoRa no longer
+owes its compact copy (no airtime spent on what already arrived). Priorities: leopard/alert < other kept events < health
 < daily summary (lower first). When LoRa airtime is short, ordinary events and health are
 folded (counted in the next daily summary) so alerts and the summary keep their reserve.
 """
@@ -180,6 +181,8 @@ class Uplink:
         if status == "retry" or msg is None:
             return
         if self.queue.done(msg_id, t.bit):
+            if t.bit == MQTT and status == "ok" and msg.pending & LORA:
+                self.queue.clear_lora(msg_id)  # the full message arrived: its compact copy is moot
             if status == "ok":
                 self.queue.bump(f"sent_{t.name}")
             elif status == "refused":
@@ -248,16 +251,19 @@ class Uplink:
         if errors:
             result = RemoteResult(False, request, errors)
         elif not self.cfg.remote.enabled:
-            result = RemoteResult(False, request, [{"path": "(top level)", "error": "remote configuration is disabled"}])
+            result = RemoteResult(False, request,
+                                  [{"path": "(top level)", "error": "remote configuration is disabled"}])
         elif self.root_config is None:
-            result = RemoteResult(False, request, [{"path": "(top level)", "error": "unit started without its full config"}])
+            result = RemoteResult(False, request,
+                                  [{"path": "(top level)", "error": "unit started without its full config"}])
         else:
             result = evaluate(self.root_config, patch, self.cfg.remote.allowed, request)
         if result.accepted:
             try:
                 persist_patch(self.data_dir, result.patch)
             except OSError as err:
-                result = RemoteResult(False, request, [{"path": "(top level)", "error": f"cannot persist: {err.strerror}"}])
+                result = RemoteResult(False, request,
+                                      [{"path": "(top level)", "error": f"cannot persist: {err.strerror}"}])
         if result.accepted:
             self.root_config = result.config
             self._reconfigure(result.config.uplink)
@@ -288,7 +294,7 @@ class Uplink:
         lora = self._transport(LORA)
         return {
             "mqtt_sent": self.queue.meta("sent_mqtt", 0),
-            "lora_sent": self.queue.meta("sent_lora", 0),
+            "lora_sent": lora.sent if lora is not None else 0,  # uplinks the modem took, this run
             "lora_bytes_max": lora.bytes_max if lora is not None else 0,
             "lora_airtime_s": round(self.queue.meta("lora_airtime_total", 0.0), 3),
             "queued": len(self.queue),
