@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .classify.train import add_model_parser
 
     add_model_parser(sub)
+
+    from .fieldunit.doctor import add_doctor_parser
+
+    add_doctor_parser(sub)
     return p
 
 
