@@ -11,7 +11,8 @@ restarts it on the same data directory, and checks after every cut:
 
 Usage:  python bench/bench_powercut.py [--cuts 200] [--scenario hw_sim/scenarios/night_leopard.toml]
                                        [--seed 1] [--out DIR] [--json PATH]
-Prints one line per 20 cuts and a summary with the counts (exit 1 if any problem was found).
+Prints one line per 20 cuts, each new problem when first seen, and a summary with the counts
+(each distinct problem counted once; exit 1 if any problem was found).
 """
 from __future__ import annotations
 
@@ -48,9 +49,11 @@ class Counts:
     good_clips: set[tuple[str, int, int]] = field(default_factory=set, repr=False)
 
     def problem(self, kind: str, text: str) -> None:
+        """Count a problem once, however many later checks still see it (it persists)."""
+        if text in self.problems:
+            return
         setattr(self, kind, getattr(self, kind) + 1)
-        if len(self.problems) < 50:
-            self.problems.append(text)
+        self.problems.append(text)
 
 
 def _unfinished(rel: Path) -> bool:
