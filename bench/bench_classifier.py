@@ -1,13 +1,21 @@
 """Classifier benchmark: int8 vs float latency (same CPU, same run), event cost, load time, memory.
 
-    python bench/bench_classifier.py [--threads 1] [--runs 50]
+    python bench/bench_classifier.py [--threads 1] [--rounds 9] [--runs 30] [--cpu 1]
 
 Needs models/model.tflite (committed) and, for the float row, models/model_float.tflite
 (written by `make model`, not committed).
+
+int8 and float are timed the same way: same interpreter options and thread count, the same
+real image (a padded whole frame from ../shared/realdata when present, else fixed noise)
+prepared by the runtime's own preprocessing, `--rounds` interleaved rounds (order alternating)
+of `--runs` invokes each. Printed: median of the per-round medians, min-max over rounds, and
+the int8/float ratio of each round (median, min-max). On a shared CPU pin the process to one
+core with `--cpu N` (or `taskset -c N`) at --threads 1.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -23,25 +31,61 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def invoke_ms(clf, runs: int) -> float:
-    interp, inp = clf._interp, clf._in
-    x = np.zeros((1, clf._size, clf._size, 3), inp.dtype)
-    interp.set_tensor(inp.index, x)
-    for _ in range(5):
-        interp.invoke()
-    ts = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        interp.invoke()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts) * 1000)
+def bench_view() -> np.ndarray:
+    """A real camera-trap image as a square view (padded whole frame), else fixed noise."""
+    from firmware.classify.preprocess import pad_square
+
+    media = REPO.parent / "shared" / "realdata" / "media"
+    files = sorted(media.glob("*.jpg")) if media.is_dir() else []
+    if files:
+        import cv2
+
+        return pad_square(cv2.cvtColor(cv2.imread(str(files[0])), cv2.COLOR_BGR2RGB))
+    return np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+
+
+def set_input(clf, view: np.ndarray) -> None:
+    """Put one view into the model's input tensor exactly as Classifier.probabilities does."""
+    from firmware.classify.preprocess import resize_square, to_float, to_int8
+
+    v = resize_square(view, clf._size)
+    x = (to_int8(v, clf._in.scale, clf._in.zero_point) if clf._in.dtype == np.int8
+         else to_float(v))
+    clf._interp.set_tensor(clf._in.index, x[None])
+
+
+def interleaved_invoke_ms(clfs: list, view: np.ndarray, rounds: int, runs: int) -> np.ndarray:
+    """(rounds, len(clfs)) median invoke time in ms; models alternate order round by round."""
+    for c in clfs:
+        set_input(c, view)
+        for _ in range(5):
+            c._interp.invoke()
+    out = np.zeros((rounds, len(clfs)))
+    for r in range(rounds):
+        order = range(len(clfs)) if r % 2 == 0 else reversed(range(len(clfs)))
+        for k in order:
+            interp, ts = clfs[k]._interp, []
+            for _ in range(runs):
+                t = time.perf_counter()
+                interp.invoke()
+                ts.append(time.perf_counter() - t)
+            out[r, k] = np.median(ts) * 1000
+    return out
+
+
+def spread(a: np.ndarray, fmt: str = ".2f", unit: str = " ms") -> str:
+    return f"{np.median(a):{fmt}}{unit} (min {a.min():{fmt}}, max {a.max():{fmt}})"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--runs", type=int, default=30, help="invokes per round and model")
+    ap.add_argument("--rounds", type=int, default=9, help="interleaved rounds")
+    ap.add_argument("--cpu", type=int, help="pin this process to one CPU core")
     args = ap.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     from firmware.classify.config import ClassifierConfig
     from firmware.classify.runtime import Classifier
 
@@ -52,17 +96,17 @@ def main() -> int:
     load_ms = (time.perf_counter() - t) * 1000
     rows.append(("int8 load (incl. self-check)", f"{load_ms:.0f} ms"))
     rows.append(("int8 RSS added by load", f"{rss_mb() - base_rss:.1f} MB"))
-    i8 = invoke_ms(c8, args.runs)
-    rows.append(("int8 invoke 224 px (median)", f"{i8:.2f} ms"))
+    view = bench_view()
     fpath = REPO / "models" / "model_float.tflite"
     if fpath.is_file():
         cf = Classifier.load(ClassifierConfig(threads=args.threads, model_file=fpath.name), REPO)
-        f32 = invoke_ms(cf, args.runs)
-        i8b = invoke_ms(c8, args.runs)  # again, interleaved, against drift on a shared CPU
-        i8 = min(i8, i8b)
-        rows.append(("float invoke 224 px (median)", f"{f32:.2f} ms"))
-        rows.append(("int8 / float latency ratio", f"{i8 / f32:.2f}"))
+        ms = interleaved_invoke_ms([c8, cf], view, args.rounds, args.runs)
+        rows.append(("int8 invoke 224 px", spread(ms[:, 0])))
+        rows.append(("float invoke 224 px", spread(ms[:, 1])))
+        rows.append(("int8 / float latency ratio (per round)", spread(ms[:, 0] / ms[:, 1], ".3f", "")))
     else:
+        ms = interleaved_invoke_ms([c8], view, args.rounds, args.runs)
+        rows.append(("int8 invoke 224 px", spread(ms[:, 0])))
         rows.append(("float invoke", "skipped: models/model_float.tflite absent (run make model)"))
     rng = np.random.default_rng(0)
     frames = [(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8),
@@ -77,7 +121,9 @@ def main() -> int:
                  f"{np.median(ts) * 1000:.0f} ms"))
     rows.append(("model size", f"{(REPO / 'models' / 'model.tflite').stat().st_size / 1e6:.2f} MB"))
     w = max(len(r[0]) for r in rows)
-    print(f"classifier benchmark, threads={args.threads}")
+    pin = f", pinned to CPU {args.cpu}" if args.cpu is not None else ""
+    print(f"classifier benchmark, threads={args.threads}{pin}, "
+          f"{args.rounds} rounds x {args.runs} invokes")
     for k, val in rows:
         print(f"  {k:<{w}}  {val}")
     return 0

@@ -5,7 +5,10 @@ camera's ring buffer, post-roll, event gap, maximum length) → motion check on 
 classifier → policy → clip store + event log → uplink queue.
 
 Between events the loop waits on the clock for the PIR (a simulator's clock jumps across that
-quiet time); periodic work (day/night, health, storage, uplink) runs from the same loop.
+quiet time); periodic work (day/night, health, storage, daily photo, uplink) runs from the same
+loop. The field-unit hooks (firmware/fieldunit/unit.py) keep systemd's watchdog fed only while
+camera frames arrive, make room on the card before each clip, and stop the unit cleanly when the
+battery is nearly flat.
 """
 from __future__ import annotations
 
@@ -14,14 +17,15 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from .classify.policy import FALLBACK, Decision, decide
+from .classify.policy import FALLBACK, decide
 from .clipstore import ClipStore
 from .clock import Clock
 from .config import Config
 from .eventlog import Event, EventLog
-from .hardware import Hardware, MainFrame
+from .fieldunit.unit import LOW_BATTERY_EXIT, FieldUnit
+from .hardware import Hardware, LoresFrame, MainFrame
 from .motion import EventMotion, MotionCheck, MotionResult
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,7 @@ class Stats:
     kept: int = 0
     discarded: int = 0
     by_source: dict[str, int] = field(default_factory=dict)
+    camera_timeouts: int = 0
 
 
 class Firmware:
@@ -58,6 +63,7 @@ class Firmware:
         classifier: Any = None,
         uplink: Any = None,
         on_event: Callable[[Event], None] | None = None,
+        notify_env: Mapping[str, str] | None = None,
     ):
         self.cfg = cfg
         self.hw = hw
@@ -65,6 +71,8 @@ class Firmware:
         self.data_dir = Path(data_dir)
         self.store = ClipStore(self.data_dir)
         self.events = EventLog(self.data_dir / "events.db")
+        # systemd notify + watchdog, storage guard, health, day/night, daily photo
+        self.fu = FieldUnit(cfg, hw, clock, self.data_dir, self.events, env=notify_env)
         self.motion = MotionCheck(cfg.motion)
         self.classifier = classifier  # None: no usable model, the keep-all fallback decides
         self.uplink = uplink
@@ -75,6 +83,7 @@ class Firmware:
         self.wake = hw.pir.triggered if hw.pir is not None else threading.Event()
         self.periodic: list[Callable[[float], None]] = []
         self._last_periodic = float("-inf")
+        self.low_battery_stop = False  # the run ended because the battery reached critical_v
         if hw.illumination is not None:
             hw.illumination.on_switch = self._lighting_switched
 
@@ -88,11 +97,13 @@ class Firmware:
         interrupted = self.events.mark_interrupted()
         if interrupted:
             log.warning("events interrupted by a power cut or crash: %s", interrupted)
+        self._finish_saving()
         self.store.recover()
-        self.update_daynight()
         self.hw.camera.start()
+        self.fu.started()  # day/night set from the light, READY=1
 
     def close(self) -> None:
+        self.fu.stopping()
         self.hw.camera.stop()
         self.events.close()
 
@@ -113,11 +124,31 @@ class Firmware:
         if not force and now - self._last_periodic < HOUSEKEEPING_S:
             return
         self._last_periodic = now
-        self.update_daynight()
+        report = self.fu.periodic()
+        if self.fu.shutdown_requested and not self.stop_requested.is_set():
+            log.critical("battery below health.critical_v: stopping cleanly (exit %d)", LOW_BATTERY_EXIT)
+            self.low_battery_stop = True
+            self.request_stop()
         for task in self.periodic:
             task(self.clock.now())
         if self.uplink is not None:
+            self.uplink.set_low_power(not self.fu.optional_uplinks_allowed)
+            if report is not None:
+                self.uplink.health(self.fu.snapshot(report))
             self.uplink.tick()
+
+    def _lores(self) -> LoresFrame | None:
+        """A lores frame, or None when the camera delivered none in time (stalled)."""
+        try:
+            frame = self.hw.camera.capture_lores()
+        except TimeoutError as err:
+            self.stats.camera_timeouts += 1
+            if self.stats.camera_timeouts == 1 or self.stats.camera_timeouts % 100 == 0:
+                log.error("camera: %s (%d times); the watchdog pings stop until frames flow",
+                          err, self.stats.camera_timeouts)
+            return None
+        self.fu.frame()
+        return frame
 
     def wait_for_trigger(self) -> tuple[str | None, float]:
         """Block (on the clock) until the PIR fires or the slow lores watch sees motion."""
@@ -126,31 +157,22 @@ class Firmware:
         use_pir = cfg.source in ("pir", "either") and self.hw.pir is not None
         self._run_periodic()
         timeout = min(HOUSEKEEPING_S, cfg.watch_interval_s) if watch else HOUSEKEEPING_S
-        fired = self.clock.wait(self.wake, timeout)
+        fired = self.clock.wait(self.wake, self.fu.wait_timeout(timeout))
         if self.stop_requested.is_set():
             return None, 0.0
+        frame = self._lores() if watch or self.fu.watchdog.enabled else None
+        self.fu.tick()  # WATCHDOG=1 only while frames flow
         if fired and self.hw.pir is not None:
             t = self.hw.pir.take()
             if t is not None and use_pir:
                 return "pir", t
-        if watch:
-            result = self.motion.check(self.hw.camera.capture_lores().luma)
+        if watch and frame is not None:
+            result = self.motion.check(frame.luma)
             if result.boxes:
                 return "motion", self.clock.now()
         return None, 0.0
 
     # --- day / night ------------------------------------------------------------------------
-    def update_daynight(self) -> None:
-        ill, light = self.hw.illumination, self.hw.light
-        if ill is None or light is None:
-            return
-        lux = light.lux()
-        cfg = self.cfg.illumination
-        if not ill.night and lux < cfg.dark_lux:
-            ill.set_night(True)
-        elif ill.night and lux > cfg.light_lux:
-            ill.set_night(False)
-
     def _lighting_switched(self, what: str) -> None:
         self.motion.reset(f"firmware switched {what}")
 
@@ -166,18 +188,27 @@ class Firmware:
 
     def record_event(self, source: str, trigger_time: float) -> Event:
         rc = self.cfg.recorder
-        cam, pir, ill = self.hw.camera, self.hw.pir, self.hw.illumination
+        cam, pir = self.hw.camera, self.hw.pir
         self.stats.triggers += 1
         self.stats.by_source[source] = self.stats.by_source.get(source, 0) + 1
+        # room for the longest clip first: the guard deletes by value and never refuses
+        self.fu.before_clip(need_bytes=int(rc.max_clip_s * self.cfg.camera.bitrate / 8))
         ev = self._new_event(source, trigger_time)
         tmp = self.store.temp_clip(ev.id)
-        cam.open_clip(tmp)
+        try:
+            cam.open_clip(tmp)
+        except TimeoutError as err:
+            return self._abandon(ev, tmp, err)
+        try:
+            first = cam.capture_main()
+        except TimeoutError as err:
+            cam.close_clip()
+            return self._abandon(ev, tmp, err)
         opened = self.clock.monotonic()
-        if ill is not None and ill.night:
-            ill.set_leds(True)  # resets the motion background through on_switch
+        self.fu.recording(True)  # IR LEDs at night; a switch resets the motion background
         self.motion.reset("event start")
         em = EventMotion(self.cfg.motion)
-        samples: list[_Sample] = [ _Sample(0.0, cam.capture_main(), []) ]
+        samples: list[_Sample] = [_Sample(0.0, first, [])]
         last_activity = opened
         step = 1.0 / rc.check_fps
         quiet_limit = max(rc.post_roll_s, rc.event_gap_s)
@@ -185,12 +216,14 @@ class Firmware:
         while True:
             self.clock.sleep(step)
             now = self.clock.monotonic()
-            frame = cam.capture_lores()
-            result = self.motion.check(frame.luma)
-            em.add(result, now)
-            if result.boxes:
-                last_activity = now
-                self._keep_sample(samples, result)
+            frame = self._lores()
+            self.fu.tick()
+            if frame is not None:
+                result = self.motion.check(frame.luma)
+                em.add(result, now)
+                if result.boxes:
+                    last_activity = now
+                    self._keep_sample(samples, result)
             if pir is not None and (pir.is_active or pir.take() is not None):
                 last_activity = now  # a re-trigger extends the event
             if now - opened + rc.pre_roll_s >= rc.max_clip_s:
@@ -202,13 +235,22 @@ class Firmware:
                 end_reason = "stop"
                 break
         info = cam.close_clip()
-        if ill is not None:
-            ill.set_leds(False)
+        self.fu.recording(False)
         if pir is not None:
             pir.take()  # edges during the event belong to it
         ev.end = self.clock.now()
         ev.start = ev.end - (info.last_frame_us - info.first_frame_us) / 1e6
         self._finish(ev, em, samples, tmp, end_reason)
+        return ev
+
+    def _abandon(self, ev: Event, tmp: Path, err: Exception) -> Event:
+        """The camera stalled as the event opened: no clip can be made. The row says so; the
+        watchdog pings have stopped, so systemd restarts the service."""
+        self.stats.camera_timeouts += 1
+        log.error("event %s: camera delivered no frames (%s)", ev.id, err)
+        self.store.drop_clip(tmp)
+        ev.status, ev.decision, ev.reason = "interrupted", "discarded", f"camera stalled: {err}"
+        self.events.update(ev)
         return ev
 
     def _keep_sample(self, samples: list[_Sample], result: MotionResult) -> None:
@@ -243,26 +285,53 @@ class Firmware:
         verdict = self.classify(samples)
         if verdict is not None:
             ev.label, ev.score, ev.scores = verdict.label, verdict.score, dict(verdict.scores)
-        d = decide(verdict, confirmed, motion_reason, self.cfg.policy)
+        d = decide(verdict, confirmed, motion_reason, self.cfg.policy, em.travel)
         ev.model = d.model or FALLBACK
-        ev.decision = d.decision
+        ev.decision, ev.alert = d.decision, d.alert
         ev.reason = d.reason + ("" if end_reason != "max_clip" else "; cut at max_clip_s")
         kept = d.decision == "kept"
-        best = samples[0].frame.rgb
-        if kept:
-            ev.clip, ev.clip_bytes = self.store.commit_clip(tmp, ev.id, ev.start)
+        # write-ahead: the row names the final paths before the files move there (status
+        # `saving`), so a power cut in between leaves no file that no row names
+        clip = self.store.clip_path(ev.id, ev.start) if kept else None
+        thumb = self.store.thumb_path(ev.id, ev.start, kept)
+        ev.clip = self.store.rel(clip) if clip is not None else None
+        ev.clip_bytes = tmp.stat().st_size if clip is not None else 0
+        ev.thumb = self.store.rel(thumb)
+        ev.status = "saving"
+        self.events.update(ev)
+        if clip is not None:
+            self.store.commit_clip(tmp, clip)
         else:
             self.store.drop_clip(tmp)
-        ev.thumb = self.store.write_thumbnail(best, ev.id, ev.start, kept)
-        ev.status = "done"
-        self.events.update(ev)
+        self.store.write_thumbnail(samples[0].frame.rgb, thumb, kept)
+        self._done(ev)
         self.stats.events += 1
         if kept:
             self.stats.kept += 1
         else:
             self.stats.discarded += 1
         log.info("event %s %s: %s", ev.id, ev.decision, ev.reason)
-        if self.uplink is not None:
-            self.uplink.event(ev, d.alert)  # every event counts in the daily summary; kept ones are sent
         if self.on_event is not None:
             self.on_event(ev)
+
+    def _done(self, ev: Event) -> None:
+        # the uplink takes each event once (by its sequence number), so handing it over again
+        # after a power cut between these two lines neither loses nor doubles it
+        if self.uplink is not None:
+            self.uplink.event(ev, ev.alert)  # every event counts in the daily summary; kept ones are sent
+        ev.status = "done"
+        self.events.update(ev)
+
+    def _finish_saving(self) -> None:
+        """At start-up: finish events a power cut caught while their files were being saved."""
+        for ev in self.events.saving():
+            notes = []
+            if ev.clip is not None and not self.store.finish_commit(ev.id, self.data_dir / ev.clip):
+                notes.append("clip lost in a power cut while saving")
+                ev.clip, ev.clip_bytes = None, 0
+            if ev.thumb is not None and not (self.data_dir / ev.thumb).is_file():
+                ev.thumb = None  # thumbnails are written atomically: whole or absent
+            if notes:
+                ev.reason = f"{ev.reason}; {'; '.join(notes)}"
+            log.warning("finished saving event %s after a power cut%s", ev.id, f" ({notes[0]})" if notes else "")
+            self._done(ev)

@@ -48,27 +48,53 @@ class ClipStore:
     def _day(ts: float) -> str:
         return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
 
-    def commit_clip(self, tmp: Path, event_id: str, start: float) -> tuple[str, int]:
-        """Move a finished clip into the store; return its path relative to the data dir and size."""
-        final = self.clips / self._day(start) / f"{event_id}.mp4"
-        size = tmp.stat().st_size
+    def clip_path(self, event_id: str, start: float) -> Path:
+        return self.clips / self._day(start) / f"{event_id}.mp4"
+
+    def thumb_path(self, event_id: str, start: float, kept: bool) -> Path:
+        if kept:
+            return self.thumbs / self._day(start) / f"{event_id}.jpg"
+        return self.thumbs / "discarded" / f"{event_id}.jpg"
+
+    def rel(self, path: Path) -> str:
+        return str(Path(path).relative_to(self.data_dir))
+
+    def commit_clip(self, tmp: Path, final: Path) -> None:
+        """Move a finished clip to its final path: fsync, rename, fsync the folder."""
         commit_file(tmp, final)
-        return str(final.relative_to(self.data_dir)), size
+
+    def finish_commit(self, event_id: str, final: Path) -> bool:
+        """After a power cut while an event was being saved: True when its clip is whole at
+        `final`, committing it from partial/ first if it is still there and decodes to the end."""
+        if final.is_file():
+            return True  # commit_file renames only after an fsync: a clip there is whole
+        tmp = self.temp_clip(event_id)
+        if tmp.is_file() and clip_is_whole(tmp):
+            commit_file(tmp, final)
+            return True
+        return False
 
     def drop_clip(self, tmp: Path) -> None:
         tmp.unlink(missing_ok=True)
 
-    def write_thumbnail(self, rgb: np.ndarray, event_id: str, start: float, kept: bool) -> str:
-        if kept:
-            path = self.thumbs / self._day(start) / f"{event_id}.jpg"
-            img = rgb
-        else:
-            path = self.thumbs / "discarded" / f"{event_id}.jpg"
+    def write_thumbnail(self, rgb: np.ndarray, path: Path, kept: bool) -> None:
+        img = rgb
+        if not kept:  # a small audit thumbnail
             h, w = rgb.shape[:2]
             scale = min(1.0, DISCARDED_THUMB_WIDTH / w)
             img = cv2.resize(rgb, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
         if not ok:
-            raise RuntimeError(f"JPEG encoding failed for {event_id}")
+            raise RuntimeError(f"JPEG encoding failed for {path.name}")
         atomic_write_bytes(path, buf.tobytes())
-        return str(path.relative_to(self.data_dir))
+
+
+def clip_is_whole(path: Path) -> bool:
+    """True when the clip decodes to the end with at least one frame."""
+    import av
+
+    try:
+        with av.open(str(path)) as box:
+            return sum(1 for _ in box.decode(video=0)) > 0
+    except (av.error.FFmpegError, ValueError, IndexError):
+        return False

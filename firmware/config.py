@@ -153,8 +153,10 @@ class PathsConfig(_Section):
 
 
 class SimulatorConfig(_Section):
-    scenario: str = Field("", description="Scenario TOML the simulator plays when hardware = 'sim' under `trailcam run`.")
-    pace: float = Field(1.0, gt=0, le=1000, description="Simulated seconds per wall second under `trailcam run` (1 = real time).")
+    scenario: str = Field(
+        "", description="Scenario TOML the simulator plays when hardware = 'sim' under `trailcam run`.")
+    pace: float = Field(
+        1.0, gt=0, le=1000, description="Simulated seconds per wall second under `trailcam run` (1 = real time).")
 
 
 class Config(_Section):
@@ -174,12 +176,14 @@ class Config(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Disk quota and free-space floor.")
     health: HealthConfig = Field(default_factory=HealthConfig, description="Battery, temperature, health photo.")
     uplink: UplinkConfig = Field(default_factory=UplinkConfig, description="MQTT and LoRaWAN.")
-    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig, description="Bench simulator (hardware = 'sim').")
+    simulator: SimulatorConfig = Field(
+        default_factory=SimulatorConfig, description="Bench simulator (hardware = 'sim').")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Config":
         if self.hardware == "sim" and not self.simulator.scenario:
-            raise ValueError("hardware = 'sim' needs simulator.scenario (a scenario TOML, e.g. hw_sim/scenarios/night_leopard.toml)")
+            raise ValueError("hardware = 'sim' needs simulator.scenario "
+                             "(a scenario TOML, e.g. hw_sim/scenarios/night_leopard.toml)")
         if self.trigger.source == "pir" and not self.pir.enabled:
             raise ValueError("trigger.source is 'pir' but pir.enabled is false: enable the PIR or use 'motion'")
         return self

@@ -1,8 +1,10 @@
 """The event log: one SQLite row per event, durable across power cuts.
 
 WAL journal with `synchronous=FULL`: a committed row survives a power cut. A row is inserted
-when an event opens (status `recording`) and completed when it is decided (status `done`), so a
-cut mid-event leaves a row that start-up marks `interrupted` instead of a silent gap.
+when an event opens (status `recording`); when it is decided, the row names its final clip and
+thumbnail paths (status `saving`) *before* the files move there, and becomes `done` after. A cut
+mid-event leaves a row that start-up marks `interrupted` instead of a silent gap; a cut while
+saving leaves a row that start-up finishes (firmware/app.py), so no file ever lies unnamed.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id            TEXT PRIMARY KEY,
     seq           INTEGER NOT NULL,
-    status        TEXT NOT NULL,            -- recording | done | interrupted
+    status        TEXT NOT NULL,            -- recording | saving | done | interrupted
     start         REAL NOT NULL,            -- epoch seconds (UTC), first frame of the clip
     end           REAL,
     trigger       TEXT NOT NULL,            -- pir | motion
@@ -28,6 +30,7 @@ CREATE TABLE IF NOT EXISTS events (
     travel        REAL DEFAULT 0,           -- object centre travel, share of diagonal
     best_box      TEXT,                     -- JSON [x, y, w, h] in 0..1 of the frame
     decision      TEXT,                     -- kept | discarded
+    alert         INTEGER DEFAULT 0,        -- the policy asked for an alert (1)
     reason        TEXT,
     label         TEXT,                     -- classifier: firmware class
     score         REAL,
@@ -62,6 +65,7 @@ class Event:
     travel: float = 0.0
     best_box: list[float] | None = None
     decision: str | None = None
+    alert: bool = False
     reason: str | None = None
     label: str | None = None
     score: float | None = None
@@ -85,6 +89,7 @@ class Event:
         d = dict(row)
         d["best_box"] = json.loads(d["best_box"]) if d["best_box"] else None
         d["scores"] = json.loads(d["scores"]) if d["scores"] else None
+        d["alert"] = bool(d.get("alert"))
         return cls(**d)
 
 
@@ -104,6 +109,9 @@ class EventLog:
         self.path = Path(path)
         self.db = connect(self.path)
         self.db.executescript(SCHEMA)
+        columns = {r["name"] for r in self.db.execute("PRAGMA table_info(events)")}
+        if "alert" not in columns:  # an event log written by an earlier version
+            self.db.execute("ALTER TABLE events ADD COLUMN alert INTEGER DEFAULT 0")
 
     def close(self) -> None:
         self.db.close()
@@ -137,6 +145,10 @@ class EventLog:
     def all(self) -> Iterator[Event]:
         for row in self.db.execute("SELECT * FROM events ORDER BY start, seq"):
             yield Event.from_row(row)
+
+    def saving(self) -> list[Event]:
+        """Events a power cut caught while their files were being saved."""
+        return [Event.from_row(r) for r in self.db.execute("SELECT * FROM events WHERE status='saving'")]
 
     def mark_interrupted(self) -> list[str]:
         """At start-up: events left `recording` by a crash or power cut become `interrupted`."""

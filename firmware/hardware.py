@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 
@@ -79,6 +79,9 @@ class Camera(Protocol):
 
     def close_clip(self) -> ClipInfo: ...
 
+    def frame_rate(self) -> float:
+        """Frames per second the sensor delivers now (0.0 when it has stopped delivering)."""
+
 
 class LightSensor(Protocol):
     def lux(self) -> float:
@@ -104,8 +107,13 @@ class Hardware:
     illumination: "Illumination | None" = None
     battery: BatteryMonitor | None = None
     thermometer: Thermometer | None = None
+    # the data partition's (total, used, free) bytes; None: measure the real disk
+    disk: Callable[[], Any] | None = None
 
     def close(self) -> None:
         for part in (self.pir, self.illumination):
             if part is not None:
                 part.close()
+        close_battery = getattr(self.battery, "close", None)  # gpiozero's MCP3008, the I2C bus
+        if close_battery is not None:
+            close_battery()

@@ -14,6 +14,7 @@ import numpy as np
 from .clock import Clock
 from .config import Config
 from .devices import Illumination, Pir
+from .fieldunit.health import CpuThermometer, build_battery
 from .hardware import ClipInfo, Hardware, LoresFrame, MainFrame
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class PiCamera:
         self._circular = None
         self._clip: tuple[Path, int] | None = None
         self.last_lux: float | None = None
+        self.frame_duration_us: float | None = None  # from the latest frame's metadata
+        self.frame_timeout_s = max(2.0, 10.0 / fps)  # a capture waiting longer: the camera stalled
 
     def start(self) -> None:
         from libcamera import Transform
@@ -62,13 +65,22 @@ class PiCamera:
             self._picam2 = None
 
     def _request(self, stream: str) -> tuple[np.ndarray, int]:
-        request = self._picam2.capture_request()
+        # wait=False hands back the job; its result waits for the next frame, with a timeout so a
+        # stalled camera raises TimeoutError (the loop stops feeding systemd's watchdog) instead
+        # of blocking forever
+        job = self._picam2.capture_request(wait=False)
+        try:
+            request = job.get_result(timeout=self.frame_timeout_s)
+        except TimeoutError:
+            self.frame_duration_us = None
+            raise
         try:
             array = request.make_array(stream)
             meta = request.get_metadata()
         finally:
             request.release()
         self.last_lux = meta.get("Lux", self.last_lux)
+        self.frame_duration_us = meta.get("FrameDuration", self.frame_duration_us)
         return array, int(meta.get("SensorTimestamp", time.monotonic_ns()) // 1000)
 
     def capture_lores(self) -> LoresFrame:
@@ -78,6 +90,11 @@ class PiCamera:
     def capture_main(self) -> MainFrame:
         bgr, ts = self._request("main")  # libcamera "RGB888" is B, G, R in memory
         return MainFrame(rgb=np.ascontiguousarray(bgr[..., 2::-1]), timestamp_us=ts)
+
+    def frame_rate(self) -> float:
+        if self._picam2 is None or not self.frame_duration_us:
+            return 0.0
+        return 1e6 / float(self.frame_duration_us)
 
     def open_clip(self, path: Path) -> None:
         from picamera2.outputs import PyavOutput
@@ -113,4 +130,6 @@ def build_pi_hardware(cfg: Config, clock: Clock) -> Hardware:
     pir = Pir(cfg.pir.pin, clock, active_high=cfg.pir.active_high) if cfg.pir.enabled else None
     ic = cfg.illumination
     ill = Illumination(ic.ir_cut_pin, ic.ir_led_pin, ic.led_brightness)
-    return Hardware(camera=camera, pir=pir, light=CameraLux(camera), illumination=ill)
+    hc = cfg.health
+    return Hardware(camera=camera, pir=pir, light=CameraLux(camera), illumination=ill,
+                    battery=build_battery(hc), thermometer=CpuThermometer(hc.thermal_zone))

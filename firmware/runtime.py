@@ -65,7 +65,7 @@ def run_service(cfg: Config, config_path: Path, install_signals: Callable | None
         from gpiozero.pins.mock import MockFactory, MockPWMPin
 
         from hw_sim.clock import SimClock
-        from hw_sim.hardware import build_sim_hardware, drive_pir
+        from hw_sim.hardware import build_sim_hardware, drive_world
         from hw_sim.scenario import load_scenario
         from hw_sim.runner import default_realdata
         from hw_sim.scene import Scene
@@ -74,9 +74,8 @@ def run_service(cfg: Config, config_path: Path, install_signals: Callable | None
         clock = SimClock(time.time(), pace=cfg.simulator.pace)
         world = Scene(scenario, default_realdata())
         factory = MockFactory(pin_class=MockPWMPin)
-        hw = build_sim_hardware(cfg, world, clock, factory)
-        if cfg.pir.enabled:
-            drive_pir(clock, factory, cfg.pir.pin, world.pir_windows(), cfg.pir.active_high)
+        hw = build_sim_hardware(cfg, world, clock, factory, scenario.unit)
+        drive_world(clock, factory, cfg, world, hw, scenario.camera_stalls)
     parts = firmware_parts(cfg=cfg, clock=clock, out_dir=data_dir)
     fw = Firmware(cfg, hw, clock, data_dir, **parts)
     if cfg.hardware == "pi":
@@ -103,4 +102,8 @@ def run_service(cfg: Config, config_path: Path, install_signals: Callable | None
         hw.close()
         if factory is not None:
             factory.close()
+    if fw.low_battery_stop:
+        from .fieldunit.unit import LOW_BATTERY_EXIT
+
+        return LOW_BATTERY_EXIT  # the unit file powers the board off and does not restart
     return 0

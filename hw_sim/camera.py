@@ -119,6 +119,9 @@ class SimCamera:
         self.frames_delivered += 1
         return MainFrame(rgb=self._render(i, self.main_size), timestamp_us=self._timestamp_us(i))
 
+    def frame_rate(self) -> float:
+        return 0.0 if self.stalled or self._started_frame is None else float(self.fps)
+
     def open_clip(self, path: Path) -> None:
         if self._clip is not None:
             raise RuntimeError("a clip is already open")

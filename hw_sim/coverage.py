@@ -167,6 +167,9 @@ class SimUplink:
     def health(self, snapshot: dict) -> None:
         self.uplink.health(snapshot)
 
+    def set_low_power(self, on: bool) -> None:
+        self.uplink.set_low_power(on)
+
     def tick(self) -> None:
         self.uplink.tick()
 

@@ -18,7 +18,7 @@ from firmware.config import Config, parse_config
 from firmware.eventlog import Event
 
 from .clock import SimClock
-from .hardware import build_sim_hardware, drive_pir
+from .hardware import build_sim_hardware, drive_world
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,8 @@ def run_scenario(
     world = Scene(scenario, realdata)
     clock = SimClock(scenario.start_epoch)
     factory = MockFactory(pin_class=MockPWMPin)
-    hw = build_sim_hardware(cfg, world, clock, factory)
-    if cfg.pir.enabled:
-        drive_pir(clock, factory, cfg.pir.pin, world.pir_windows(), cfg.pir.active_high)
+    hw = build_sim_hardware(cfg, world, clock, factory, scenario.unit)
+    drive_world(clock, factory, cfg, world, hw, scenario.camera_stalls)
     extras = build_extras(cfg=cfg, scenario=scenario, clock=clock, out_dir=out_dir) if build_extras else {}
     fw = Firmware(cfg, hw, clock, out_dir, **extras)
     clock.call_at(scenario.duration_s, fw.request_stop)
@@ -87,8 +86,10 @@ def run_scenario(
         if uplink is not None:
             # the scenario's end: let the uplink use coverage that is up now, as a unit would
             uplink.tick()
-        report = build_report(scenario, cfg, list(_events(out_dir)), world, clock,
+        events = list(_events(out_dir))
+        report = build_report(scenario, cfg, events, world, clock,
                               time.perf_counter() - wall0, stats.triggers, uplink=uplink)
+        report["unit"] = unit_report(fw, hw, world, scenario, cfg, events, out_dir)
     finally:
         if uplink is not None:
             uplink.close()
@@ -108,6 +109,38 @@ def _events(out_dir: Path) -> list[Event]:
         return list(log_.all())
     finally:
         log_.close()
+
+
+def unit_report(fw: Any, hw: Any, world: Any, scenario: Any, cfg: Config, events: list[Event],
+                out_dir: Path) -> dict:
+    """The field unit's side of a run: the card, the storage guard, the camera, the battery."""
+    from firmware.fieldunit.storage import MB, deleted_parts
+
+    # the target's events by ground truth: what the scenario put in front of the camera
+    target = [e for e in events if e.decision == "kept" and world.truth(
+        e.start - scenario.start_epoch, (e.end or e.start) - scenario.start_epoch) == cfg.policy.target_class]
+    ons = [on for on, _off, _cause in world.pir_windows() if on < scenario.duration_s]
+    spans = [(e.start - scenario.start_epoch - 0.5, (e.end or e.start) - scenario.start_epoch + 0.5)
+             for e in events]
+    missed = sum(1 for on in ons if not any(a <= on <= b for a, b in spans))
+    health = fw.fu.last_health
+    return {
+        "disk_mb": scenario.unit.disk_mb,
+        "disk_free_mb_end": round(hw.disk().free / MB, 1) if hw.disk is not None else None,
+        "storage_deletions": fw.fu.storage.deletions_total,
+        "clips_deleted": sum("clip" in deleted_parts(e) for e in events),
+        "target_clips_kept": sum(1 for e in target if e.clip and "clip" not in deleted_parts(e)
+                                 and (out_dir / e.clip).is_file()),
+        "target_clips_deleted": sum("clip" in deleted_parts(e) for e in target),
+        "pir_windows": len(ons),
+        "pir_windows_missed": missed,  # PIR firings no event covers: capture stopped
+        "camera_timeouts": fw.stats.camera_timeouts,
+        "health_photos": len(list((out_dir / "health").glob("*.jpg"))),
+        "battery_v_end": health.battery_v if health is not None else None,
+        "battery_state_end": health.battery_state if health is not None else None,
+        "low_battery_stop": fw.low_battery_stop,
+        "watchdog_pings": fw.fu.watchdog.pings,
+    }
 
 
 def build_report(scenario, cfg: Config, events: list[Event], world, clock: SimClock, wall: float,
@@ -172,6 +205,13 @@ def summary_table(report: dict, out_dir: Path, report_path: Path | None) -> str:
         f"kept {m['kept']}, discarded {m['discarded']}",
         f"clips and thumbnails: {out_dir}/clips, {out_dir}/thumbs   event log: {out_dir}/events.db",
     ]
+    u = report.get("unit")
+    if u:
+        card = f"{u['disk_mb']:.0f} MB card, {u['disk_free_mb_end']:.1f} MB free at the end, " if u["disk_mb"] else ""
+        lines.insert(-1, f"unit: {card}{u['storage_deletions']} files deleted by value ({u['clips_deleted']} clips), "
+                         f"target clips kept {u['target_clips_kept']} / deleted {u['target_clips_deleted']}, "
+                         f"PIR firings missed {u['pir_windows_missed']} of {u['pir_windows']}, "
+                         f"{u['health_photos']} health photos, camera timeouts {u['camera_timeouts']}")
     if report_path is not None:
         lines.append(f"report: {report_path}")
     return "\n".join(lines)

@@ -185,6 +185,28 @@ class Replay(_Item):
         return self
 
 
+class Unit(_Item):
+    """The unit's own parts as the simulator plays them: SD card, battery, CPU."""
+
+    disk_mb: float | None = Field(
+        None, ge=8, le=2_000_000,
+        description="Size of the simulated card's data partition, MB (every file in the data dir "
+        "counts); none: the real disk's free space.")
+    battery_start_v: float = Field(13.2, ge=0, le=60, description="Battery voltage at the start, V.")
+    battery_drain_v_per_day: float = Field(
+        0.05, ge=0, le=100, description="Linear voltage drop per simulated day, V.")
+    cpu_temp_c: float | None = Field(
+        45.0, ge=-40, le=110, description="CPU temperature the thermometer reads; none: no thermometer.")
+
+
+class CameraStall(_Item):
+    """The camera stops delivering frames (a wedged CSI link, a libcamera fault)."""
+
+    at: float = Field(ge=0, description="Seconds since start.")
+    duration_s: float = Field(
+        7 * 86400, gt=0, le=7 * 86400, description="How long no frames come (default: for good).")
+
+
 class _Body(_Item):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Scenario name (letters, digits, _ . -).")
     description: str = Field("", description="What the scenario exercises.")
@@ -200,6 +222,8 @@ class _Body(_Item):
     pir_false: list[PirFalse] = Field(default_factory=list)
     snow: list[Snow] = Field(default_factory=list)
     replay: list[Replay] = Field(default_factory=list)
+    unit: Unit = Field(default_factory=Unit, description="The unit's card, battery and CPU.")
+    camera_stall: list[CameraStall] = Field(default_factory=list)
 
     @field_validator("start", mode="before")
     @classmethod
@@ -215,7 +239,7 @@ class _Body(_Item):
 
     @model_validator(mode="after")
     def _inside(self) -> "_Body":
-        for kind in ("animal", "wind", "cloud", "pir_false", "snow", "replay"):
+        for kind in ("animal", "wind", "cloud", "pir_false", "snow", "replay", "camera_stall"):
             for i, item in enumerate(getattr(self, kind)):
                 if item.at >= self.duration_s:
                     raise ValueError(f"{kind}[{i}].at = {item.at} is not before duration_s = {self.duration_s}")
@@ -240,6 +264,8 @@ class Scenario:
     pir_false: list[PirFalse] = field(default_factory=list)
     snow: list[Snow] = field(default_factory=list)
     replays: list[Replay] = field(default_factory=list)
+    unit: Unit = field(default_factory=Unit)
+    camera_stalls: list[CameraStall] = field(default_factory=list)
     source: str = "<scenario>"
 
     def local_hours(self, t: float) -> float:
@@ -271,7 +297,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
         duration_s=body.duration_s, seed=body.seed, config=body.config, coverage=body.coverage,
         raw=data, utc_offset_s=offset.total_seconds(), site=body.site, animals=body.animal,
         winds=body.wind, clouds=body.cloud, pir_false=body.pir_false, snow=body.snow,
-        replays=body.replay, source=source,
+        replays=body.replay, unit=body.unit, camera_stalls=body.camera_stall, source=source,
     )
 
 

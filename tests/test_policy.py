@@ -40,6 +40,15 @@ def test_blank_needs_the_classifier_and_the_motion_check():
     assert decide(verdict({"deer": 0.7, "blank": 0.3}), True, "moved", P).decision == "kept"
 
 
+def test_an_object_that_crossed_the_frame_outweighs_a_blank_call():
+    v = verdict({"blank": 0.9, "human": 0.1})
+    crossed = decide(v, True, "object in 14/139 frames, travel 0.35", P, travel=0.35)
+    assert crossed.decision == "kept" and "crossed the frame" in crossed.reason
+    assert decide(v, True, "moved a little", P, travel=0.1).decision == "discarded"
+    assert decide(v, True, "moved", P.model_copy(update={"crossing_travel": 0.0}), travel=0.9).decision == "discarded"
+    assert decide(v, False, "light jump", P, travel=0.9).decision == "discarded"  # motion check said no
+
+
 def test_unconfirmed_motion_with_leopard_evidence_is_kept_unless_configured():
     v = verdict({"amur_leopard": 0.5, "blank": 0.5}, 0.5)
     assert decide(v, False, "light jump", P).decision == "kept"

@@ -18,7 +18,7 @@ pc = importlib.util.module_from_spec(spec)
 sys.modules["bench_powercut"] = pc  # dataclasses need the module registered under its name
 spec.loader.exec_module(pc)
 
-SCENARIO = REPO / "hw_sim" / "scenarios" / "night_leopard.toml"
+SCENARIO = REPO / "hw_sim" / "scenarios" / "powercut.toml"  # uplink on: the queue is exercised
 REALDATA = REPO.parent / "shared" / "realdata"  # as in conftest.py
 
 
@@ -28,7 +28,7 @@ def test_random_power_cuts_lose_nothing(tmp_path):
     c = pc.run_harness(SCENARIO, cuts=3, seed=7, data=tmp_path / "data", min_s=0.5, max_s=3.0,
                        verbose=False)
     assert c.cuts == 3 and c.runs_completed >= 1
-    assert c.clips_checked > 0 and c.events_checked > 0
+    assert c.clips_checked > 0 and c.events_checked > 0 and c.queue_entries_checked > 0
     assert (c.corrupt_clips, c.inconsistencies, c.lost_queue_entries) == (0, 0, 0), c.problems
 
 
@@ -75,10 +75,11 @@ def test_checker_finds_corrupt_clips_orphans_and_lost_queue_entries(tmp_path):
     pc.check_data_dir(data, c, {})
     assert c.inconsistencies == 1 and "missing" in c.problems[0]
     # a queue entry seen before a cut and gone after it, with nothing sent or dropped
-    q = sqlite3.connect(data / "queue.db")
+    q = sqlite3.connect(data / "uplink.db")
     q.executescript("CREATE TABLE outbox (id TEXT PRIMARY KEY);"
                     "CREATE TABLE uplink_meta (name TEXT PRIMARY KEY, value TEXT);"
-                    "INSERT INTO outbox VALUES ('m1'), ('m2');")
+                    "INSERT INTO outbox VALUES ('m1'), ('m2');"
+                    "INSERT INTO uplink_meta VALUES ('counted_seq', '1');")
     q.commit()
     seen: dict[str, int] = {}
     c = pc.Counts()
@@ -89,4 +90,15 @@ def test_checker_finds_corrupt_clips_orphans_and_lost_queue_entries(tmp_path):
     q.close()
     c = pc.Counts()
     pc.check_data_dir(data, c, seen)
-    assert c.lost_queue_entries == 1
+    assert c.lost_queue_entries == 1 and "m2 vanished" in c.problems[-1]
+    # the queue says one message left (sent and confirmed): then m2 is accounted for
+    seen = {"m1": 1, "m2": 1}
+    q = sqlite3.connect(data / "uplink.db")
+    q.execute("INSERT INTO uplink_meta VALUES ('removed', '1')")
+    # a finished event the uplink never took (a cut between the event log and the queue)
+    q.execute("UPDATE uplink_meta SET value = '0' WHERE name = 'counted_seq'")
+    q.commit()
+    q.close()
+    c = pc.Counts()
+    pc.check_data_dir(data, c, seen)
+    assert c.lost_queue_entries == 1 and "never took it" in c.problems[-1], c.problems

@@ -95,9 +95,29 @@ def test_leopard_clips_go_last_and_capture_never_stops(setup):
     guard = StorageGuard(data, log, cfg, clock, "amur_leopard", disk=FolderDisk(data, 10 * MB))
     res = guard.enforce()
     whats = [(d.event_id, d.what) for d in res.deleted]
-    assert whats == [(deer.id, "clip"), (deer.id, "thumb"), (unk.id, "clip"), (unk.id, "thumb"),
+    assert whats == [(deer.id, "clip"), (unk.id, "clip"), (deer.id, "thumb"), (unk.id, "thumb"),
                      (leo.id, "clip"), (leo.id, "thumb")]
     assert not res.ok and res.short_by > 0
+
+
+def test_target_evidence_and_alerts_outrank_ordinary_clips(setup):
+    """A leopard kept by the doubt rule under another label is a target clip; a person (alert)
+    outlasts a deer."""
+    data, clock, log = setup
+    doubt = _event(log, data, clock, "lynx", "kept", 1 * MB)
+    doubt.scores = {"lynx": 0.5, "amur_leopard": 0.3}
+    log.update(doubt)
+    person = _event(log, data, clock, "human", "kept", 1 * MB)
+    person.alert = True
+    log.update(person)
+    deer = _event(log, data, clock, "deer", "kept", 1 * MB)
+    cfg = StorageConfig(quota_mb=0, min_free_mb=50, headroom_mb=0)
+    guard = StorageGuard(data, log, cfg, clock, "amur_leopard", disk=FolderDisk(data, 10 * MB),
+                         target_doubt=0.25)
+    whats = [(d.event_id, d.what) for d in guard.enforce().deleted]
+    assert whats == [(deer.id, "clip"), (person.id, "clip"), (deer.id, "thumb"), (person.id, "thumb"),
+                     (doubt.id, "clip"), (doubt.id, "thumb")]
+    assert not guard.is_target(log.get(person.id)) and guard.is_target(log.get(doubt.id))
 
 
 def test_protected_path_and_recording_events_are_kept(setup):

@@ -61,7 +61,14 @@ class PolicyConfig(BaseModel):
     blank_min: float = Field(
         0.8, ge=0, le=1,
         description="Classifier blank score needed to discard a motion-confirmed event as empty "
-                    "(high: the motion check has already seen a moving object; losing an animal costs more than keeping a blank).")
+                    "(high: the motion check has already seen a moving object; losing an animal "
+                    "costs more than keeping a blank).")
+    crossing_travel: float = Field(
+        0.2, ge=0, le=2,
+        description="A motion-confirmed object that travelled at least this share of the frame diagonal "
+                    "is kept (as uncertain) even when the classifier calls the event blank: a small or "
+                    "night-lit animal crossing the frame is what a blank verdict most often misses; "
+                    "0 turns the rule off.")
     keep_unconfirmed_target: bool = Field(
         True, description="Keep an event the motion check rejected when the classifier still sees the target.")
 

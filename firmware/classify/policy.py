@@ -19,14 +19,15 @@ class Decision:
 
 
 def decide(verdict: Verdict | None, motion_confirmed: bool, motion_reason: str,
-           policy: PolicyConfig) -> Decision:
+           policy: PolicyConfig, travel: float = 0.0) -> Decision:
     """Rules, in order:
     1. No verdict (model missing/broken/disabled): keep every motion-confirmed event, flagged
        model='fallback'; an unconfirmed one is a false trigger.
     2. Doubt rule: target evidence >= target_doubt → kept with an alert, whatever class wins
        (even when the motion check said no, if keep_unconfirmed_target).
     3. Motion check said no → discarded as a false trigger (reason kept).
-    4. Classifier blank score >= blank_min → discarded as empty; a weaker blank is kept as uncertain.
+    4. Classifier blank score >= blank_min → discarded as empty, unless the confirmed object
+       crossed the frame (`travel` >= crossing_travel); a weaker blank is kept as uncertain.
     5. The label's class action, when its score >= min_score; a weaker label is kept as uncertain.
     """
     if verdict is None:
@@ -42,6 +43,10 @@ def decide(verdict: Verdict | None, motion_confirmed: bool, motion_reason: str,
     if not motion_confirmed:
         return Decision("discarded", False, f"false trigger: {motion_reason}", model)
     blank = verdict.scores.get(BLANK, 0.0)
+    crossed = policy.crossing_travel > 0 and travel >= policy.crossing_travel
+    if blank >= policy.blank_min and crossed:
+        return Decision("kept", False, f"uncertain: blank {blank:.2f} but an object crossed the frame "
+                                       f"({motion_reason})", model)
     if blank >= policy.blank_min:
         return Decision("discarded", False, f"empty: blank {blank:.2f} (motion: {motion_reason})", model)
     if verdict.label == BLANK:

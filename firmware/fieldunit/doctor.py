@@ -301,17 +301,14 @@ def run_doctor(cfg: Any, settings: DoctorSettings, out: Callable[[str], None] = 
     if cfg.hardware == "pi":
         from ..clock import RealClock
         from ..pi import build_pi_hardware
-        from .health import build_battery
 
         clock: Any = RealClock()
         hw = build_pi_hardware(cfg, clock)
-        if hw.battery is None:
-            hw.battery = build_battery(cfg.health)
     else:
         from gpiozero.pins.mock import MockFactory, MockPWMPin
 
         from hw_sim.clock import SimClock
-        from hw_sim.hardware import build_sim_hardware, drive_pir
+        from hw_sim.hardware import build_sim_hardware, drive_world
         from hw_sim.runner import default_realdata
         from hw_sim.scenario import load_scenario
         from hw_sim.scene import Scene
@@ -320,9 +317,8 @@ def run_doctor(cfg: Any, settings: DoctorSettings, out: Callable[[str], None] = 
         clock = SimClock(scenario.start_epoch)
         world = Scene(scenario, default_realdata())
         factory = MockFactory(pin_class=MockPWMPin)
-        hw = build_sim_hardware(cfg, world, clock, factory)
-        if cfg.pir.enabled:
-            drive_pir(clock, factory, cfg.pir.pin, world.pir_windows(), cfg.pir.active_high)
+        hw = build_sim_hardware(cfg, world, clock, factory, scenario.unit)
+        drive_world(clock, factory, cfg, world, hw, scenario.camera_stalls)
     try:
         return Doctor(cfg, hw, clock, data_dir, settings, out=out).run()
     finally:

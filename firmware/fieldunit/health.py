@@ -200,6 +200,7 @@ class Health:
     def __init__(self, cfg: HealthConfig, clock: Clock, disk: Callable[[], DiskUsage],
                  battery: BatteryMonitor | None = None, thermometer: Thermometer | None = None,
                  uptime: Callable[[], float | None] = system_uptime,
+                 camera_fps: Callable[[], float] | None = None,
                  on_battery_change: Callable[[str, str, float], None] | None = None):
         self.cfg = cfg
         self.clock = clock
@@ -207,6 +208,7 @@ class Health:
         self.battery = battery
         self.thermometer = thermometer
         self.uptime = uptime
+        self.camera_fps = camera_fps  # the camera's own rate; else the rate of frames fed to frame()
         self.battery_state = BatteryState(cfg, on_battery_change)
         self.frames = FrameRate(cfg.fps_window_s)
         self.started = clock.monotonic()
@@ -243,9 +245,14 @@ class Health:
         if hot:
             problems.append(f"CPU at {cpu:.0f} °C (limit {self.cfg.max_cpu_c:.0f})")
         d = self.disk()
-        fps = self.frames.fps(mono)
-        if fps == 0.0:
-            problems.append("no camera frames in the last %.0f s" % self.cfg.fps_window_s)
+        if self.camera_fps is not None:
+            fps = float(self.camera_fps())
+            if fps == 0.0:
+                problems.append("camera delivers no frames")
+        else:
+            fps = self.frames.fps(mono)
+            if fps == 0.0:
+                problems.append("no camera frames in the last %.0f s" % self.cfg.fps_window_s)
         self.last = HealthReport(
             ts=self.clock.now(), battery_v=volts, battery_state=self.battery_state.state,
             cpu_c=cpu, cpu_hot=hot, disk_total_mb=d.total / 2**20, disk_free_mb=d.free / 2**20,

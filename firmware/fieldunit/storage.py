@@ -3,11 +3,12 @@
 Order of deletion when short of space (each tier oldest first):
   1. leftovers: files of discarded or interrupted events, and files under clips/ that no event
      names (crash leftovers; never the temp folder, where a clip may be open);
-  2. clips of kept events of non-target classes;
-  3. thumbnails of those events (kept longer than clips: small, and proof of what passed);
-  4. clips of kept events with no label (no classifier verdict: may be the target), then
-     their thumbnails;
-  5. clips of the target class (the leopard) — last of all clips; then their thumbnails.
+  2. clips of kept events of ordinary non-target classes (deer, boar, ...);
+  3. clips of kept events that raised an alert (a person, a vehicle: poaching evidence);
+  4. clips of kept events with no label (no classifier verdict: may be the target);
+  5. the thumbnails of tiers 2, 3 and 4, in that order (small, and proof of what passed);
+  6. clips of the target (the leopard: its label, or target evidence at or above the policy's
+     doubt threshold whatever the label) — last of all clips; then their thumbnails.
 Health photos older than `keep_health_photos_days` go with the leftovers.
 
 The guard never stops capturing: it frees what it can and reports what it could not.
@@ -96,12 +97,14 @@ def deleted_parts(ev: Event) -> set[str]:
 
 class StorageGuard:
     def __init__(self, data_dir: Path, log: EventLog, config: StorageConfig, clock: Clock,
-                 target_class: str, disk: Callable[[], DiskUsage] | None = None):
+                 target_class: str, disk: Callable[[], DiskUsage] | None = None,
+                 target_doubt: float | None = None):
         self.data_dir = Path(data_dir)
         self.log = log
         self.config = config
         self.clock = clock
         self.target_class = target_class
+        self.target_doubt = target_doubt  # target evidence that makes any kept event a target one
         self.disk = disk if disk is not None else real_disk(self.data_dir)
         self.deletions_total = 0
         self.last_check: float | None = None
@@ -230,23 +233,35 @@ class StorageGuard:
                     yield Deletion(None, "health_photo", rel, self._size(rel),
                                    f"health photo older than {self.config.keep_health_photos_days} days")
 
-        kept = [ev for ev in events if ev.status != "recording" and ev.decision == "kept"]
-        others = [ev for ev in kept if ev.label is not None and ev.label != self.target_class]
-        unknown = [ev for ev in kept if ev.label is None]
-        targets = [ev for ev in kept if ev.label == self.target_class]
-        # 2..5
+        kept = [ev for ev in events if ev.status == "done" and ev.decision == "kept"]
+        targets = [ev for ev in kept if self.is_target(ev)]
+        rest = [ev for ev in kept if not self.is_target(ev)]
+        plain = [ev for ev in rest if ev.label is not None and not ev.alert]
+        alerts = [ev for ev in rest if ev.label is not None and ev.alert]
+        unknown = [ev for ev in rest if ev.label is None]
+        t = self.target_class
         for group, what, why in (
-            (others, "clip", "oldest clip of a non-target class"),
-            (others, "thumb", "oldest thumbnail of a non-target class"),
+            (plain, "clip", "oldest clip of a non-target class"),
+            (alerts, "clip", "oldest alert clip (non-target): nothing less valuable left"),
             (unknown, "clip", "oldest unclassified clip: nothing less valuable left"),
+            (plain, "thumb", "oldest thumbnail of a non-target class"),
+            (alerts, "thumb", "oldest alert thumbnail (non-target): nothing less valuable left"),
             (unknown, "thumb", "oldest unclassified thumbnail: nothing less valuable left"),
-            (targets, "clip", f"oldest {self.target_class} clip: nothing less valuable left"),
-            (targets, "thumb", f"oldest {self.target_class} thumbnail: nothing else left"),
+            (targets, "clip", f"oldest {t} clip: nothing less valuable left"),
+            (targets, "thumb", f"oldest {t} thumbnail: nothing else left"),
         ):
             for ev in group:
                 rel = ev.clip if what == "clip" else ev.thumb
                 if ok(rel):
                     yield Deletion(ev.id, what, rel, self._size(rel), why)
+
+    def is_target(self, ev: Event) -> bool:
+        """The event may show the target: its label, or (kept by the doubt rule) its target
+        score at or above the doubt threshold."""
+        if ev.label == self.target_class:
+            return True
+        score = (ev.scores or {}).get(self.target_class, 0.0)
+        return self.target_doubt is not None and score >= self.target_doubt
 
     def _delete(self, d: Deletion) -> int | None:
         """Log (for event files), then unlink; the size freed, or None if it was already gone."""

@@ -31,6 +31,8 @@ from .storage import DiskUsage, StorageGuard, real_disk
 log = logging.getLogger(__name__)
 
 LOW_BATTERY_EXIT = 75  # the unit file's RestartPreventExitStatus / ExecStopPost poweroff
+MIN_WAIT_S = 0.5  # shortest idle wait, so a loop whose camera has stalled does not spin
+CLOCK_SANE_EPOCH = 1_704_067_200  # 2024-01-01 UTC: a clock before this has no RTC and no NTP yet
 
 
 class FieldUnit:
@@ -41,9 +43,11 @@ class FieldUnit:
         self.clock = clock
         self.notifier = Notifier(env)
         self.watchdog = Watchdog(self.notifier, clock, watchdog_interval(env))
-        disk = disk or real_disk(Path(data_dir))
-        self.storage = StorageGuard(data_dir, events, cfg.storage, clock, cfg.policy.target_class, disk)
-        self.health = Health(cfg.health, clock, disk, battery=hw.battery, thermometer=hw.thermometer)
+        disk = disk or hw.disk or real_disk(Path(data_dir))
+        self.storage = StorageGuard(data_dir, events, cfg.storage, clock, cfg.policy.target_class, disk,
+                                    target_doubt=cfg.policy.target_doubt)
+        self.health = Health(cfg.health, clock, disk, battery=hw.battery, thermometer=hw.thermometer,
+                             camera_fps=hw.camera.frame_rate)
         self.photo = (DailyPhoto(cfg.health.photo_time, cfg.device.timezone, clock, data_dir)
                       if cfg.health.photo_time else None)
         self.daynight = (DayNight.from_config(cfg.illumination, hw.light, hw.illumination, clock)
@@ -70,8 +74,10 @@ class FieldUnit:
         self.watchdog.tick()
 
     def wait_timeout(self, default: float) -> float:
+        """How long an idle loop may wait: `default`, or less when a watchdog ping is due (never
+        under MIN_WAIT_S, so a loop whose camera has stalled does not spin)."""
         due = self.watchdog.due_in()
-        return default if due is None else max(0.0, min(default, due))
+        return default if due is None else min(default, max(MIN_WAIT_S, due))
 
     # --- events -----------------------------------------------------------------------------
     def before_clip(self, need_bytes: int = 0) -> None:
@@ -84,17 +90,38 @@ class FieldUnit:
             self.daynight.recording(on)
 
     # --- periodic work ----------------------------------------------------------------------
-    def periodic(self) -> None:
+    def periodic(self) -> HealthReport | None:
+        """Day/night, health, storage and the daily photo; returns a new health report when one
+        was taken (the loop hands it to the uplink), else None."""
         if self.daynight is not None:
             self.daynight.update()
+        report = None
         if self.health.due():
-            self.last_health = self.health.check()
-            self.notifier.status(_status_line(self.last_health))
+            report = self.last_health = self.health.check()
+            self.notifier.status(_status_line(report))
         if self.storage.due():
             self.storage.enforce()
         if self.photo is not None and self.photo.due():
-            path = self.photo.take(self.hw.camera)
-            log.info("daily health photo %s", path)
+            try:
+                log.info("daily health photo %s", self.photo.take(self.hw.camera))
+            except TimeoutError as err:
+                log.error("daily health photo: %s", err)  # the health report says camera fault
+        return report
+
+    def snapshot(self, report: HealthReport) -> dict[str, Any]:
+        """A health report as the uplink sends it (MQTT status JSON; the LoRa health payload)."""
+        d = report.as_dict()
+        total = report.disk_total_mb or 1.0
+        d.update(
+            temperature_c=report.cpu_c,
+            disk_free_pct=100.0 * report.disk_free_mb / total,
+            uptime_s=report.uptime_s if report.uptime_s is not None else report.run_s,
+            low_battery=report.battery_state != "ok",
+            disk_low=report.disk_free_mb < self.cfg.storage.min_free_mb,
+            camera_fault=report.fps == 0.0,
+            clock_unsynced=report.ts < CLOCK_SANE_EPOCH,
+        )
+        return d
 
     @property
     def shutdown_requested(self) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -79,10 +80,31 @@ class OutboundQueue:
         self.max_messages = max_messages
         self.db = connect(self.path)
         self.db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._depth = 0  # nesting of transaction()
 
     def close(self) -> None:
         self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic change (nestable: only the outermost commits). Used by every write, and
+        by callers that must count and queue together (an event's counters and its message)."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self.db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self.db.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self.db.execute("COMMIT")
 
     # --- writing -------------------------------------------------------------------------
     def put(self, msg_id: str, kind: str, priority: int, created: float, topic: str,
@@ -93,19 +115,13 @@ class OutboundQueue:
             body = body.encode()
         if pending == 0:
             return []
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO outbox (id, kind, priority, leopard, created, topic, body, "
-                    "lora, lora_port, confirmed, pending) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (msg_id, kind, priority, int(leopard), created, topic, body, lora, lora_port,
-                     int(confirmed), pending))
-                dropped = self._overflow()
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO outbox (id, kind, priority, leopard, created, topic, body, "
+                "lora, lora_port, confirmed, pending) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (msg_id, kind, priority, int(leopard), created, topic, body, lora, lora_port,
+                 int(confirmed), pending))
+            dropped = self._overflow()
         return dropped
 
     def _overflow(self) -> list[str]:
@@ -119,19 +135,21 @@ class OutboundQueue:
         ids = [r["id"] for r in rows]
         self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
         self._bump("dropped", len(ids))
+        self._bump("removed", len(ids))
         return ids
 
     def done(self, msg_id: str, transport_bit: int) -> bool:
         """`transport_bit` confirmed the message; it is removed once no transport owes it.
         Returns whether this call cleared a pending bit (False for a duplicate confirmation)."""
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self.transaction():
             cur = self.db.execute(
                 "UPDATE outbox SET pending = pending & ~? WHERE id = ? AND pending & ? != 0",
                 (transport_bit, msg_id, transport_bit))
             changed = cur.rowcount > 0
-            self.db.execute("DELETE FROM outbox WHERE id = ? AND pending = 0", (msg_id,))
-            self.db.execute("COMMIT")
+            gone = self.db.execute("DELETE FROM outbox WHERE id = ? AND pending = 0", (msg_id,)).rowcount
+            # every message that leaves is counted, in the same transaction: the power-cut
+            # harness checks that no message vanishes unaccounted for
+            self._bump("removed", gone)
         return changed
 
     def attempt(self, msg_id: str, when: float) -> None:
@@ -141,10 +159,12 @@ class OutboundQueue:
 
     # --- reading -------------------------------------------------------------------------
     def next_for(self, transport_bit: int, exclude: set[str] | frozenset = frozenset(),
-                 limit: int = 1) -> list[Message]:
-        """Most important first (priority, then oldest), owed by this transport."""
+                 limit: int = 1, skip_priorities: tuple[int, ...] = ()) -> list[Message]:
+        """Most important first (priority, then oldest), owed by this transport; messages of
+        `skip_priorities` stay where they are (low-battery mode holds ordinary events back)."""
+        held = "".join(f" AND priority != {int(p)}" for p in skip_priorities)
         rows = self.db.execute(
-            "SELECT * FROM outbox WHERE pending & ? != 0 ORDER BY priority ASC, created ASC, id ASC "
+            f"SELECT * FROM outbox WHERE pending & ? != 0{held} ORDER BY priority ASC, created ASC, id ASC "
             "LIMIT ?", (transport_bit, limit + len(exclude))).fetchall()
         out = [Message.from_row(r) for r in rows if r["id"] not in exclude]
         return out[:limit]
@@ -172,7 +192,7 @@ class OutboundQueue:
         return default if r is None else json.loads(r["value"])
 
     def set_meta(self, name: str, value: Any) -> None:
-        with self._lock:
+        with self.transaction():
             self.db.execute(
                 "INSERT INTO uplink_meta(name, value) VALUES(?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, json.dumps(value)))
@@ -185,7 +205,7 @@ class OutboundQueue:
                 "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, json.dumps(cur + by)))
 
     def bump(self, name: str, by: int = 1) -> None:
-        with self._lock:
+        with self.transaction():
             self._bump(name, by)
 
     def clear_lora(self, msg_id: str) -> None:

@@ -49,6 +49,9 @@ class Uplink:
         self.on_remote_config = on_remote_config
         self.on_result = on_result
         self.target = root_config.policy.target_class if root_config is not None else "amur_leopard"
+        # low-battery mode: alerts, health and the daily summary go out; ordinary events wait in
+        # the queue, and no thumbnails are queued (the files stay on the card)
+        self.low_power = False
         self.queue = OutboundQueue(self.data_dir / DB_NAME, cfg.queue.max_messages)
         self.transports: list = []
         if transports is None:
@@ -91,7 +94,17 @@ class Uplink:
 
     # --- what the main loop hands in -----------------------------------------------------
     def event(self, ev: Any, alert: bool) -> None:
-        """A decided event. Every one is counted for the daily summary; kept ones are queued."""
+        """A decided event. Every one is counted for the daily summary; kept ones are queued.
+
+        Counting and queueing are one transaction, and an event (by its sequence number) is
+        taken once: after a power cut the main loop hands the same event over again, safely."""
+        with self.queue.transaction():
+            if ev.seq <= self.queue.meta("counted_seq", -1):
+                return
+            self._event(ev, alert)
+            self.queue.set_meta("counted_seq", ev.seq)
+
+    def _event(self, ev: Any, alert: bool) -> None:
         day, _ = local_day_minute(ev.start, self.tz)
         key = f"day-{day}"
         c = self.queue.meta(key, {})
@@ -125,9 +138,15 @@ class Uplink:
             self._bits(MQTT, LORA), leopard=leopard,
             lora=event_summary(ev, alert, self.tz).encode(), lora_port=self.cfg.lora.event_port,
             confirmed=confirm))
-        if self.cfg.mqtt.thumbnails and ev.thumb and self._bits(MQTT):
+        if self.cfg.mqtt.thumbnails and ev.thumb and self._bits(MQTT) and not self.low_power:
             self._put(self.queue.put(f"th-{ev.id}", "thumb", prio, self.clock.now(), f"thumb/{ev.id}",
                                      str(self.data_dir / ev.thumb), self._bits(MQTT), leopard=leopard))
+
+    def set_low_power(self, on: bool) -> None:
+        """Low-battery mode on or off (the field unit's first battery threshold)."""
+        if on != self.low_power:
+            log.warning("uplink: low-battery mode %s", "on: alerts, health and daily summary only" if on else "off")
+        self.low_power = on
 
     def _size(self, rel: str | None) -> int | None:
         if not rel:
@@ -192,7 +211,8 @@ class Uplink:
 
     def _send(self, t: Any) -> None:
         while t.ready():
-            batch = self.queue.next_for(t.bit, exclude=t.in_flight(), limit=1)
+            batch = self.queue.next_for(t.bit, exclude=t.in_flight(), limit=1,
+                                        skip_priorities=(EVENT,) if self.low_power else ())
             if not batch:
                 return
             msg = batch[0]
@@ -234,12 +254,13 @@ class Uplink:
                     "date": day_date(nxt).isoformat(), "triggers": s.triggers, "discarded": s.discarded,
                     "kept": s.kept, "leopards": s.leopards, "folded_from_lora": s.folded,
                     "classes": {codes().class_name(k): v for k, v in sorted(classes.items())}}
-            self._put(self.queue.put(
-                body["id"], "daily", DAILY, self.clock.now(), "daily", json.dumps(body),
-                self._bits(MQTT, LORA), lora=s.encode(), lora_port=self.cfg.lora.daily_port))
-            self.queue.db.execute("DELETE FROM uplink_meta WHERE name = ?", (f"day-{nxt}",))
-            nxt += 1
-            self.queue.set_meta("summary_next_day", nxt)
+            with self.queue.transaction():  # the summary, and the day's counters gone, together
+                self._put(self.queue.put(
+                    body["id"], "daily", DAILY, self.clock.now(), "daily", json.dumps(body),
+                    self._bits(MQTT, LORA), lora=s.encode(), lora_port=self.cfg.lora.daily_port))
+                self.queue.db.execute("DELETE FROM uplink_meta WHERE name = ?", (f"day-{nxt}",))
+                nxt += 1
+                self.queue.set_meta("summary_next_day", nxt)
 
     # --- remote configuration ------------------------------------------------------------
     def _remote(self, kind: str, raw: bytes, via: Any) -> None:
