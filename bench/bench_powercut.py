@@ -48,9 +48,11 @@ class Counts:
     inconsistencies: int = 0
     queue_entries_checked: int = 0
     lost_queue_entries: int = 0
-    interrupted_events: int = 0
+    interrupted_events: int = 0  # distinct events a cut caught while recording
+    saving_rows: int = 0  # distinct events a cut caught between their decision and `done`
     problems: list[str] = field(default_factory=list)
     removed_seen: int = 0  # the queue's `removed` counter at the last check
+    seen_ids: set[tuple[str, str]] = field(default_factory=set, repr=False)
     # (path, size, mtime_ns) of clips that decoded fine: not decoded again while unchanged
     good_clips: set[tuple[str, int, int]] = field(default_factory=set, repr=False)
 
@@ -119,8 +121,12 @@ def check_data_dir(data: Path, counts: Counts, seen_queue: dict[str, int]) -> No
             for col in ("clip", "thumb"):
                 if r[col]:
                     named.add(Path(r[col]).as_posix())
-            if r["status"] == "interrupted":
-                counts.interrupted_events += 1
+            if r["status"] in ("interrupted", "saving") and (r["status"], r["id"]) not in counts.seen_ids:
+                counts.seen_ids.add((r["status"], r["id"]))
+                if r["status"] == "interrupted":
+                    counts.interrupted_events += 1
+                else:
+                    counts.saving_rows += 1
             if r["status"] != "done":
                 continue
             done_seqs.append((r["seq"], r["id"]))
@@ -244,13 +250,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"power cuts: {c.cuts} (SIGKILL), runs to the end: {c.runs_completed}, wall {wall:.0f} s")
     print(f"clips checked: {c.clips_checked}, corrupt clips: {c.corrupt_clips}")
     print(f"event rows checked: {c.events_checked}, inconsistencies: {c.inconsistencies}, "
-          f"interrupted events seen: {c.interrupted_events}")
-    print(f"queue entries checked: {c.queue_entries_checked}, lost queue entries: {c.lost_queue_entries}")
+          f"interrupted events seen: {c.interrupted_events}, cuts while saving: {c.saving_rows}")
+    print(f"queue entries checked: {c.queue_entries_checked}, messages that left the queue (all accounted "
+          f"for): {c.removed_seen}, lost queue entries: {c.lost_queue_entries}")
     for p in c.problems[:20]:
         print("  problem:", p)
     if args.json:
         out = asdict(c) | {"wall_s": wall}
         out.pop("good_clips")
+        out.pop("seen_ids")
         Path(args.json).write_text(json.dumps(out, indent=2))
     return 0 if not (c.corrupt_clips or c.inconsistencies or c.lost_queue_entries) else 1
 

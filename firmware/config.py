@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -226,12 +226,15 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         raise ConfigError(source, describe_errors(err)) from None
 
 
-def load_config(path: str | Path) -> Config:
-    path = Path(path)
+def read_toml(path: Path, error: Callable[[str, list[str]], Exception]) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or malformed file raises `error(source, [problem])`."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(str(path), ["file not found"]) from None
+        raise error(str(path), ["file not found"]) from None
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(str(path), [f"not valid TOML: {err}"]) from None
-    return parse_config(data, str(path))
+        raise error(str(path), [f"not valid TOML: {err}"]) from None
+
+
+def load_config(path: str | Path) -> Config:
+    return parse_config(read_toml(Path(path), ConfigError), str(path))

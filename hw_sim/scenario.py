@@ -7,14 +7,13 @@ fully (unknown keys, ranges, species names, times inside the scenario) and raise
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from firmware.config import describe_errors
+from firmware.config import describe_errors, read_toml
 
 # The firmware's classes (../shared/DESIGN.md); `truth` in reports is one of these.
 FIRMWARE_CLASSES = (
@@ -302,11 +301,4 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
 
 
 def load_scenario(path: Path) -> Scenario:
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(str(path), ["file not found"]) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(str(path), [f"not valid TOML: {err}"]) from None
-    return parse_scenario(data, str(path))
+    return parse_scenario(read_toml(Path(path), ScenarioError), str(path))

@@ -8,7 +8,8 @@ The main loop (firmware/app.py) calls, in this order:
     fu.tick()               # every loop turn (idle and during events): maybe WATCHDOG=1
     fu.before_clip()        # before camera.open_clip(): make room (never refuses)
     fu.recording(True/False)  # event starts / ends: IR LEDs only while recording at night
-    fu.periodic()           # from the idle housekeeping: day/night, health, storage, photo
+    fu.periodic()           # from the idle housekeeping: day/night, health, storage, photo;
+                            # returns a new HealthReport (fu.snapshot(r) goes to the uplink)
     fu.shutdown_requested   # True below health.critical_v: finish the clip, stop, exit 75
     fu.optional_uplinks_allowed  # False in low-battery mode: no optional uplinks / thumbnails
     fu.stopping()           # on the way out: STOPPING=1

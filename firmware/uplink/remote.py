@@ -13,12 +13,11 @@ import copy
 import json
 import logging
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, ConfigError, load_config, parse_config
+from ..config import Config, ConfigError, load_config, parse_config, read_toml
 from .config import REMOTE_SETTABLE
 
 log = logging.getLogger(__name__)
@@ -155,7 +154,7 @@ def load_with_overlay(path: str | Path, data_dir: str | Path | None = None) -> C
     overlay = read_overlay(ddir)
     if not overlay:
         return base
-    raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    raw = read_toml(Path(path), ConfigError)
     try:
         bad = [p for p in key_paths(overlay) if not allowed(p, REMOTE_SETTABLE)]
         if bad:
