@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from firmware.fsutil import is_atomic_temp  # noqa: E402
 TMP_PARTS = (".tmp", "partial")  # folders where unfinished files may legitimately lie
 
 
@@ -65,7 +67,9 @@ class Counts:
 
 
 def _unfinished(rel: Path) -> bool:
-    return any(part in TMP_PARTS for part in rel.parts)
+    """Where unfinished files may lie until the next start-up removes them: the temp folders,
+    and the hidden `.<name>.tmp-<pid>` files of atomic writes killed before their rename."""
+    return any(part in TMP_PARTS for part in rel.parts) or is_atomic_temp(rel)
 
 
 def check_clip(path: Path, good: set[tuple[str, int, int]] | None = None) -> str | None:
@@ -229,6 +233,10 @@ def run_harness(scenario: Path, cuts: int, seed: int, data: Path, min_s: float, 
         raise SystemExit(f"final trailcam sim failed (exit {r.returncode}):\n{r.stderr[-2000:]}")
     counts.runs_completed += 1
     check_data_dir(data, counts, seen_queue)
+    # start-up removed what killed atomic writes left behind; a run to the end leaves none
+    for f in data.rglob("*"):
+        if f.is_file() and is_atomic_temp(f.relative_to(data)):
+            counts.problem("inconsistencies", f"{f.relative_to(data)}: temp file left after start-up")
     return counts
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .fsutil import atomic_write_bytes, commit_file
+from .fsutil import atomic_write_bytes, commit_file, remove_atomic_temps
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ class ClipStore:
         for p in sorted(self.tmp.iterdir()):
             p.unlink()
             removed.append(p.name)
+        for sub in (self.thumbs, self.data_dir / "health"):  # atomic writes killed before their rename
+            removed += [p.name for p in remove_atomic_temps(sub)] if sub.is_dir() else []
         if removed:
             log.warning("removed %d unfinished clip(s) after an interrupted run: %s", len(removed), removed)
         return removed

@@ -25,6 +25,22 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+TMP_MARK = ".tmp-"  # atomic_write_bytes writes ".<name>.tmp-<pid>" beside the file, then renames
+
+
+def is_atomic_temp(path: Path) -> bool:
+    """A half-written file atomic_write_bytes leaves when it is killed before its rename."""
+    return path.name.startswith(".") and TMP_MARK in path.name
+
+
+def remove_atomic_temps(root: Path) -> list[Path]:
+    """At start-up: delete what killed atomic writes left under `root`; return what went."""
+    gone = [p for p in Path(root).rglob(f".*{TMP_MARK}*") if p.is_file() and is_atomic_temp(p)]
+    for p in gone:
+        p.unlink()
+    return gone
+
+
 def commit_file(tmp: Path, final: Path) -> None:
     """Make a finished temporary file durable and move it to its final name atomically."""
     fsync_file(tmp)
@@ -39,7 +55,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a power cut leaves either the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

@@ -110,6 +110,22 @@ def test_start_up_finishes_events_a_power_cut_caught_while_saving(tmp_path, mock
         hw.close()
 
 
+def test_start_up_removes_half_written_thumbnails_and_photos(tmp_path):
+    from firmware.clipstore import ClipStore
+    from firmware.fsutil import atomic_write_bytes
+
+    store = ClipStore(tmp_path)
+    done = tmp_path / "thumbs/2024-01-20/a.jpg"
+    atomic_write_bytes(done, b"jpeg")
+    killed = [tmp_path / "thumbs/2024-01-20/.b.jpg.tmp-4242", tmp_path / "health/.2024-01-20.jpg.tmp-77"]
+    for k in killed:
+        k.parent.mkdir(parents=True, exist_ok=True)
+        k.write_bytes(b"half")
+    removed = store.recover()
+    assert sorted(removed) == sorted(k.name for k in killed)
+    assert done.read_bytes() == b"jpeg" and not any(k.exists() for k in killed)
+
+
 # --- low battery -----------------------------------------------------------------------------
 
 def test_low_battery_holds_optional_uplinks_then_stops_cleanly(tmp_path):
