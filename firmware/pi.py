@@ -73,6 +73,9 @@ class PiCamera:
             request = job.get_result(timeout=self.frame_timeout_s)
         except TimeoutError:
             self.frame_duration_us = None
+            # the job stays queued in picamera2: cancel it, or the request it gets once frames
+            # return would never be released (a lost buffer each time)
+            self._picam2.cancel_all_and_flush()
             raise
         try:
             array = request.make_array(stream)
