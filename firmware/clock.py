@@ -5,6 +5,7 @@ quiet time so a simulated day runs in seconds.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -40,6 +41,14 @@ class RealClock:
 
     def wait(self, event: threading.Event, timeout: float | None) -> bool:
         return event.wait(timeout)
+
+
+def parse_hhmm(text: str) -> tuple[int, int]:
+    """A local clock time 'HH:MM' as (hour, minute); ValueError when it is not one."""
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError("expected a local time 'HH:MM' (00:00..23:59)")
+    return int(m.group(1)), int(m.group(2))
 
 
 def iso(ts: float) -> str:

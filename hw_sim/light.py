@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from firmware.clock import parse_hhmm
+
 from .scenario import Scenario
 
 SUNSET_LUX = 400.0  # sun on the horizon
@@ -17,7 +19,7 @@ AE_LAG_S = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 
 
 def _hours(hhmm: str) -> float:
-    h, m = (int(p) for p in hhmm.split(":"))
+    h, m = parse_hhmm(hhmm)
     return h + m / 60.0
 
 

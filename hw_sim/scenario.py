@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from firmware.clock import parse_hhmm
 from firmware.config import describe_errors, read_toml
 
 # The firmware's classes (../shared/DESIGN.md); `truth` in reports is one of these.
@@ -38,12 +39,7 @@ class _Item(BaseModel):
 
 
 def _hhmm(v: str) -> str:
-    try:
-        h, m = (int(p) for p in v.split(":"))
-    except ValueError:
-        raise ValueError("expected a local time 'HH:MM'") from None
-    if not (0 <= h < 24 and 0 <= m < 60):
-        raise ValueError("expected a local time 'HH:MM' (00:00..23:59)")
+    parse_hhmm(v)
     return v
 
 
@@ -82,7 +78,7 @@ class Site(_Item):
 
 
 def _minutes(hhmm: str) -> int:
-    h, m = (int(p) for p in hhmm.split(":"))
+    h, m = parse_hhmm(hhmm)
     return 60 * h + m
 
 

@@ -1,9 +1,9 @@
 """Configuration of health monitoring, the storage guard and day/night switching."""
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..clock import parse_hhmm
 
 
 class StorageConfig(BaseModel):
@@ -58,9 +58,10 @@ class HealthConfig(BaseModel):
     def _hhmm(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v)
-        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-            raise ValueError("photo_time must be HH:MM, 00:00..23:59 (e.g. '12:00')")
+        try:
+            parse_hhmm(v)
+        except ValueError:
+            raise ValueError("photo_time must be HH:MM, 00:00..23:59 (e.g. '12:00')") from None
         return v
 
     @model_validator(mode="after")

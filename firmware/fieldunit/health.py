@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from ..clock import Clock
+from ..clock import Clock, parse_hhmm
 from ..fsutil import atomic_write_bytes
 from ..hardware import BatteryMonitor, Thermometer
 from .config import HealthConfig
@@ -267,8 +267,7 @@ class DailyPhoto:
     """
 
     def __init__(self, at: str, timezone: str, clock: Clock, data_dir: Path):
-        h, m = at.split(":")
-        self.hour, self.minute = int(h), int(m)
+        self.hour, self.minute = parse_hhmm(at)
         self.tz = ZoneInfo(timezone)
         self.clock = clock
         self.dir = Path(data_dir) / HEALTH_DIR

@@ -68,8 +68,8 @@ class FieldUnit:
 
     # --- frames and watchdog ----------------------------------------------------------------
     def frame(self) -> None:
+        # health reads the camera's own frame rate (Camera.frame_rate), not this per-frame call
         self.watchdog.frame()
-        self.health.frame()
 
     def tick(self) -> None:
         self.watchdog.tick()
