@@ -185,8 +185,8 @@ def train_extra():
 
     missing = [m for m in TRAIN_MODULES if importlib.util.find_spec(m) is None]
     if missing:
-        pytest.skip(f"fine-tuning needs the train extra ({', '.join(missing)} missing): "
-                    f"pip install -e '.[train]'")
+        pytest.skip(f"fine-tuning needs the train extra ({', '.join(missing)} missing): `make test` "
+                    f"installs it on x86-64 only (its torch/litert-torch wheels); elsewhere pip install -e '.[train]'")
 
 
 def test_train_end_to_end_exports_a_model_the_runtime_loads(tmp_path, train_extra, capsys):
