@@ -89,7 +89,7 @@ def run_scenario(
         events = list(_events(out_dir))
         report = build_report(scenario, cfg, events, world, clock,
                               time.perf_counter() - wall0, stats.triggers, uplink=uplink)
-        report["unit"] = unit_report(fw, hw, world, scenario, cfg, events, out_dir)
+        report["unit"] = unit_report(fw, hw, world, scenario, cfg, events, report["events"], out_dir)
     finally:
         if uplink is not None:
             uplink.close()
@@ -112,13 +112,13 @@ def _events(out_dir: Path) -> list[Event]:
 
 
 def unit_report(fw: Any, hw: Any, world: Any, scenario: Any, cfg: Config, events: list[Event],
-                out_dir: Path) -> dict:
+                rows: list[dict], out_dir: Path) -> dict:
     """The field unit's side of a run: the card, the storage guard, the camera, the battery."""
     from firmware.fieldunit.storage import MB, deleted_parts
 
-    # the target's events by ground truth: what the scenario put in front of the camera
-    target = [e for e in events if e.decision == "kept" and world.truth(
-        e.start - scenario.start_epoch, (e.end or e.start) - scenario.start_epoch) == cfg.policy.target_class]
+    # the target's events by ground truth (the report rows carry it): what the scenario put there
+    by_id = {e.id: e for e in events}
+    target = [by_id[r["id"]] for r in rows if r["decision"] == "kept" and r["truth"] == cfg.policy.target_class]
     ons = [on for on, _off, _cause in world.pir_windows() if on < scenario.duration_s]
     spans = [(e.start - scenario.start_epoch - 0.5, (e.end or e.start) - scenario.start_epoch + 0.5)
              for e in events]
